@@ -1,0 +1,251 @@
+"""``tensorbridge`` commands: inspect, head, split, convert, engines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tensorbridge import __version__
+from tensorbridge.cli.sources import FORMATS, open_dataset
+from tensorbridge.errors import TensorbridgeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+_format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default=None,
+    help="Input format; default: from the file names.",
+)
+_engine_option = click.option(
+    "--engine", type=click.Choice(["local", "spark"]), default=None,
+    help="Where to run: local (default, or $TENSORBRIDGE_ENGINE) or spark.",
+)
+_bad_rows_option = click.option(
+    "--on-bad-rows", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+    help="Stop at the first malformed row, or skip and report such rows.",
+)
+
+
+def _print_bad_rows(report: Any) -> None:
+    if report.count:
+        errors.print(f"[yellow]{report.summary()}[/yellow]")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tensorbridge")
+def cli() -> None:
+    """tensorbridge: data in files or Spark to TensorFlow models, Arrow all the way.
+
+    Every command reads CSV, Parquet (a file or a directory) or JSON lines.
+    """
+
+
+@cli.command()
+@click.argument("data")
+@_format_option
+@_engine_option
+@_bad_rows_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def inspect(data: str, fmt: str | None, engine: str | None, on_bad_rows: str, as_json: bool) -> None:
+    """Show the inferred schema, row count and missing values of DATA."""
+    import pyarrow as pa
+
+    from tensorbridge.engine.base import Accumulator
+
+    class NullCounts(Accumulator[dict[str, int], dict[str, int]]):
+        def create(self) -> dict[str, int]:
+            return {"__rows__": 0}
+
+        def add_batch(self, acc: dict[str, int], batch: pa.RecordBatch) -> dict[str, int]:
+            acc["__rows__"] += batch.num_rows
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                acc[name] = acc.get(name, 0) + column.null_count
+            return acc
+
+        def merge(self, accs: Any) -> dict[str, int]:
+            total: dict[str, int] = {}
+            for acc in accs:
+                for key, value in acc.items():
+                    total[key] = total.get(key, 0) + value
+            return total
+
+        def extract(self, acc: dict[str, int]) -> dict[str, int]:
+            return acc
+
+    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    started = time.perf_counter()
+    with console.status(f"Reading {ds.source.describe()}..."):
+        counts = ds.aggregate(NullCounts())
+    seconds = time.perf_counter() - started
+    rows = counts.pop("__rows__")
+    if as_json:
+        payload = {
+            "source": ds.source.describe(),
+            "rows": rows,
+            "columns": [
+                {"name": f.name, "type": str(f.type), "missing": counts.get(f.name, 0)}
+                for f in ds.schema
+            ],
+            "bad_rows": ds.bad_rows.count,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    table = Table(title=f"{ds.source.describe()}: {rows:,} rows", title_justify="left")
+    table.add_column("column")
+    table.add_column("type")
+    table.add_column("missing", justify="right")
+    table.add_column("missing %", justify="right")
+    for field in ds.schema:
+        missing = counts.get(field.name, 0)
+        share = f"{100 * missing / rows:.1f}" if rows else "-"
+        table.add_row(field.name, str(field.type), f"{missing:,}", share)
+    console.print(table)
+    console.print(f"Read in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s).")
+    _print_bad_rows(ds.bad_rows)
+
+
+@cli.command()
+@click.argument("data")
+@click.option("-n", "--rows", default=5, show_default=True, help="How many rows.")
+@_format_option
+def head(data: str, rows: int, fmt: str | None) -> None:
+    """Print the first rows of DATA."""
+    ds = open_dataset(data, fmt=fmt, engine="local")
+    first = ds.head(rows)
+    records = first.to_pylist()
+    table = Table()
+    if first.num_columns > 6:  # wide data: one line per column, one column per row
+        table.add_column("column", min_width=max(len(n) for n in first.column_names))
+        table.add_column("type", style="dim")
+        for i in range(len(records)):
+            table.add_column(f"row {i + 1}", overflow="fold")
+        for field in first.schema:
+            cells = ["" if r[field.name] is None else str(r[field.name]) for r in records]
+            table.add_row(field.name, str(field.type), *cells)
+    else:
+        for name in first.column_names:
+            table.add_column(name, overflow="fold")
+        for record in records:
+            table.add_row(*["" if v is None else str(v) for v in record.values()])
+    console.print(table)
+
+
+def _parse_ratios(ratios: tuple[str, ...]) -> dict[str, float] | None:
+    if not ratios:
+        return None
+    parsed: dict[str, float] = {}
+    for item in ratios:
+        name, _, value = item.partition("=")
+        try:
+            parsed[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not NAME=RATIO (e.g. train=2 or eval=0.2).", param_hint="--ratio"
+            ) from None
+    return parsed
+
+
+@cli.command()
+@click.argument("data")
+@click.argument("output")
+@click.option("--ratio", "ratios", multiple=True, metavar="NAME=RATIO",
+              help="A split and its ratio; repeat it. Default: train=2 eval=1 (as TFX).")
+@click.option("--key", default=None, help="Column whose value decides the split (default: whole row).")
+@_format_option
+@_engine_option
+@_bad_rows_option
+@click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
+def split(
+    data: str, output: str, ratios: tuple[str, ...], key: str | None, fmt: str | None,
+    engine: str | None, on_bad_rows: str, overwrite: bool,
+) -> None:
+    """Split DATA by a deterministic hash and write OUTPUT/<split>/ as Parquet."""
+    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    parts = ds.split(_parse_ratios(ratios), key=key)
+    table = Table(title=f"Splits of {ds.source.describe()}", title_justify="left")
+    for column in ("split", "rows", "files", "MB", "path"):
+        table.add_column(column, justify="right" if column in ("rows", "files", "MB") else "left")
+    started = time.perf_counter()
+    total = 0
+    for name, part in parts.items():
+        with console.status(f"Writing split {name!r}..."):
+            result = part.write_parquet(f"{output}/{name}", overwrite=overwrite)
+        total += result.num_rows
+        table.add_row(name, f"{result.num_rows:,}", str(len(result.shards)),
+                      f"{result.num_bytes / 1e6:.2f}", result.path)
+    console.print(table)
+    seconds = time.perf_counter() - started
+    console.print(f"Wrote {total:,} rows in {seconds:.2f} s.")
+    _print_bad_rows(ds.bad_rows)
+
+
+@cli.command()
+@click.argument("data")
+@click.argument("output")
+@_format_option
+@_engine_option
+@_bad_rows_option
+@click.option("--rows-per-file", default=1_048_576, show_default=True, help="Rows per Parquet shard.")
+@click.option("--row-group-size", default=131_072, show_default=True, help="Rows per row group.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+def convert(
+    data: str, output: str, fmt: str | None, engine: str | None, on_bad_rows: str,
+    rows_per_file: int, row_group_size: int, overwrite: bool,
+) -> None:
+    """Convert DATA to a sharded Parquet directory OUTPUT (written atomically)."""
+    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    started = time.perf_counter()
+    with console.status(f"Converting {ds.source.describe()}..."):
+        result = ds.write_parquet(
+            output, rows_per_file=rows_per_file, row_group_size=row_group_size, overwrite=overwrite
+        )
+    seconds = time.perf_counter() - started
+    console.print(f"Wrote {result} in {seconds:.2f} s ({result.num_rows / max(seconds, 1e-9):,.0f} rows/s).")
+    _print_bad_rows(result.bad_rows)
+
+
+@cli.command()
+def engines() -> None:
+    """Check which engines can run here (Spark needs PySpark and Java 17+)."""
+    from tensorbridge.engine.java import find_java
+
+    table = Table()
+    table.add_column("engine")
+    table.add_column("ready")
+    table.add_column("details")
+    table.add_row("local", "yes", "pyarrow in this process; no JVM")
+    try:
+        import pyspark
+
+        java = find_java()
+        table.add_row("spark", "yes", f"PySpark {pyspark.__version__}; {java.version_text} ({java.executable})")
+    except ImportError:
+        table.add_row("spark", "no", "PySpark is not installed: pip install 'tensorbridge[spark]'")
+    except TensorbridgeError as err:
+        table.add_row("spark", "no", str(err))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn tensorbridge errors into readable messages."""
+    try:
+        cli.main(args=argv, prog_name="tensorbridge", standalone_mode=False)
+    except click.exceptions.Abort:
+        errors.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except TensorbridgeError as err:
+        errors.print(f"[bold red]error:[/bold red] {type(err).__name__}: {err}", highlight=False)
+        sys.exit(1)

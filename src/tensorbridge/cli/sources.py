@@ -1,0 +1,47 @@
+"""Opening a data path given on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tensorbridge.errors import ConfigError
+from tensorbridge.io.csv import CSV_SUFFIXES
+from tensorbridge.io.dataset import Dataset
+from tensorbridge.io.jsonl import JSON_SUFFIXES
+from tensorbridge.io.parquet import PARQUET_SUFFIXES
+from tensorbridge.io.readers import read_csv, read_json, read_parquet
+
+FORMATS = ("csv", "parquet", "json")
+
+
+def detect_format(path: str) -> str:
+    """``csv``, ``parquet`` or ``json`` from a file name or the files in a directory."""
+    candidates = [path]
+    folder = Path(path)
+    if folder.is_dir():
+        candidates = [
+            p.name for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(("_", "."))
+        ]
+    for name in candidates:
+        lowered = name.lower()
+        if lowered.endswith(PARQUET_SUFFIXES):
+            return "parquet"
+        if lowered.endswith(JSON_SUFFIXES):
+            return "json"
+        if lowered.endswith(CSV_SUFFIXES):
+            return "csv"
+    raise ConfigError(
+        f"Cannot tell the format of {path!r} from its name. Pass --format csv|parquet|json."
+    )
+
+
+def open_dataset(
+    path: str, *, fmt: str | None, engine: str | None, on_bad_rows: str = "raise"
+) -> Dataset:
+    """A dataset for a CLI path argument."""
+    kind = fmt or detect_format(path)
+    if kind == "csv":
+        return read_csv(path, engine=engine, on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+    if kind == "json":
+        return read_json(path, engine=engine, on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+    return read_parquet(path, engine=engine)

@@ -1,0 +1,66 @@
+"""Shared fixtures: the taxi data, small files, and engines (local and Spark)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tensorbridge.engine import LocalEngine
+from tensorbridge.errors import JavaNotFoundError
+
+REPO = Path(__file__).resolve().parents[1]
+TAXI_CSV = REPO.parent / "shared" / "data" / "chicago_taxi" / "data.csv"
+
+
+@pytest.fixture(scope="session")
+def taxi_csv() -> Path:
+    if not TAXI_CSV.exists():
+        pytest.fail(f"The shared taxi data is missing at {TAXI_CSV}; check out ../shared.")
+    return TAXI_CSV
+
+
+def _spark_or_skip() -> object:
+    """A SparkEngine on local[2], or a skip that says how to install Java.
+
+    In CI (CI=true) a missing Java is a failure, not a skip: Spark tests must run there.
+    """
+    pytest.importorskip("pyspark", reason="PySpark is not installed: uv sync --extra spark")
+    from tensorbridge.engine.java import find_java
+    from tensorbridge.engine.spark import SparkEngine
+
+    try:
+        find_java()
+    except JavaNotFoundError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"Spark tests must run in CI, but: {err}")
+        pytest.skip(f"Spark tests skipped: {err}")
+    return SparkEngine(
+        "local[2]",
+        config={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
+    )
+
+
+@pytest.fixture(scope="session")
+def spark_engine() -> object:
+    engine = _spark_or_skip()
+    yield engine
+    engine.session.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["local", "spark"])
+def engine(request: pytest.FixtureRequest) -> object:
+    """Each engine in turn: the contract every engine must meet."""
+    if request.param == "local":
+        return LocalEngine(num_workers=2)
+    return request.getfixturevalue("spark_engine")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and params.params.get("engine") == "spark":
+            item.add_marker(pytest.mark.spark)
+        if "spark_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)

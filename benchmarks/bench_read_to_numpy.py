@@ -19,14 +19,24 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-
-import tensorbridge as tb
 from taxi_data import resampled_taxi_csv
 
+import tensorbridge as tb
+
 FEATURES = [
-    "trip_miles", "fare", "trip_seconds", "trip_start_hour", "trip_start_day",
-    "trip_start_month", "pickup_latitude", "pickup_longitude", "dropoff_latitude",
-    "dropoff_longitude", "pickup_community_area", "dropoff_community_area", "tips",
+    "trip_miles",
+    "fare",
+    "trip_seconds",
+    "trip_start_hour",
+    "trip_start_day",
+    "trip_start_month",
+    "pickup_latitude",
+    "pickup_longitude",
+    "dropoff_latitude",
+    "dropoff_longitude",
+    "pickup_community_area",
+    "dropoff_community_area",
+    "tips",
 ]
 
 
@@ -39,7 +49,9 @@ def with_pandas(path: str) -> dict[str, np.ndarray]:
     return {name: frame[name].fillna(0).to_numpy() for name in FEATURES}
 
 
-def timed(function: Callable[[str], dict[str, np.ndarray]], path: str) -> tuple[float, dict[str, np.ndarray]]:
+def timed(
+    function: Callable[[str], dict[str, np.ndarray]], path: str
+) -> tuple[float, dict[str, np.ndarray]]:
     gc.collect()
     started = time.perf_counter()
     result = function(path)
@@ -52,8 +64,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     path = str(resampled_taxi_csv(args.rows))
-    print(f"data: {path} ({args.rows:,} rows); {platform.processor() or platform.machine()}, "
-          f"pyarrow-based tensorbridge {tb.__version__} vs pandas {pd.__version__}")
+    print(
+        f"data: {path} ({args.rows:,} rows); {platform.processor() or platform.machine()}, "
+        f"pyarrow-based tensorbridge {tb.__version__} vs pandas {pd.__version__}"
+    )
 
     # Warm-up (page cache, imports), and a check that both produce the same arrays.
     _, ours = timed(with_tensorbridge, path)
@@ -68,10 +82,14 @@ def main() -> None:
         times["pandas"].append(timed(with_pandas, path)[0])
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, seconds in median.items():
-        print(f"{name:>13}: {seconds:6.3f} s  {args.rows / seconds:>12,.0f} rows/s  "
-              f"(runs: {', '.join(f'{t:.3f}' for t in times[name])})")
-    print(f"ratio: tensorbridge is {median['pandas'] / median['tensorbridge']:.2f}x pandas "
-          "(read_csv + to_numpy)")
+        print(
+            f"{name:>13}: {seconds:6.3f} s  {args.rows / seconds:>12,.0f} rows/s  "
+            f"(runs: {', '.join(f'{t:.3f}' for t in times[name])})"
+        )
+    print(
+        f"ratio: tensorbridge is {median['pandas'] / median['tensorbridge']:.2f}x pandas "
+        "(read_csv + to_numpy)"
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,11 @@ def main() -> None:
     for name, part in splits.items():
         result = part.write_parquet(Path(args.output) / "examples" / name, overwrite=True)
         written.add_row(
-            name, f"{result.num_rows:,}", f"{result.num_rows / total:.1%}",
-            str(len(result.shards)), result.path,
+            name,
+            f"{result.num_rows:,}",
+            f"{result.num_rows / total:.1%}",
+            str(len(result.shards)),
+            result.path,
         )
     console.print(written)
 
@@ -58,7 +61,9 @@ def main() -> None:
     train = tb.read_parquet(Path(args.output) / "examples" / "train")
     batch = next(train.iter_batches())
     arrays = tb.to_numpy(batch, NUMERIC_FEATURES, fill_null=0)
-    tensors = tb.to_tensors(batch, [*NUMERIC_FEATURES, "payment_type"], fill_null={"trip_seconds": 0})
+    tensors = tb.to_tensors(
+        batch, [*NUMERIC_FEATURES, "payment_type"], fill_null={"trip_seconds": 0}
+    )
     shapes = Table("feature", "numpy", "tensor")
     for name in [*NUMERIC_FEATURES, "payment_type"]:
         array = arrays.get(name)

@@ -20,9 +20,12 @@ def test_import_is_light() -> None:
     """`import tensorbridge` loads neither TensorFlow nor PySpark (nor even pyarrow)."""
     code = (
         "import sys, tensorbridge; "
-        "print(','.join(m for m in ('tensorflow', 'pyspark', 'pyarrow', 'pandas') if m in sys.modules))"
+        "heavy = ('tensorflow', 'pyspark', 'pyarrow', 'pandas'); "
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.strip() == ""
 
 
@@ -32,7 +35,9 @@ def test_reading_data_does_not_load_tensorflow_or_spark(taxi_csv: object) -> Non
         f"tb.read_csv({str(taxi_csv)!r}).split()['train'].count_rows(); "
         "print(','.join(m for m in ('tensorflow', 'pyspark') if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.strip() == ""
 
 

@@ -7,6 +7,7 @@ function needs them, so ``import tensorbridge`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 from tensorbridge.errors import MissingDependencyError
@@ -31,6 +32,9 @@ def import_optional(module: str) -> ModuleType:
     types.ModuleType
         The imported module.
     """
+    if module.split(".")[0] == "tensorflow":
+        # TensorFlow's C++ start-up logging drowns useful output; users can still set it.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return importlib.import_module(module)
     except ImportError as err:

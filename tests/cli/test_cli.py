@@ -41,20 +41,41 @@ def test_inspect_table_and_head(taxi_csv: Path) -> None:
 
 def test_split_writes_parquet(taxi_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "splits"
-    result = run("split", str(taxi_csv), str(out), "--ratio", "train=3", "--ratio", "eval=1",
-                 "--key", "company")
+    result = run(
+        "split",
+        str(taxi_csv),
+        str(out),
+        "--ratio",
+        "train=3",
+        "--ratio",
+        "eval=1",
+        "--key",
+        "company",
+    )
     assert result.exit_code == 0, result.output
     counts = {name: tb.read_parquet(out / name).count_rows() for name in ("train", "eval")}
     assert sum(counts.values()) == 15_002
-    expected = {n: p.count_rows() for n, p in tb.read_csv(taxi_csv).split(
-        {"train": 3, "eval": 1}, key="company").items()}
+    expected = {
+        n: p.count_rows()
+        for n, p in tb.read_csv(taxi_csv).split({"train": 3, "eval": 1}, key="company").items()
+    }
     assert counts == expected
 
 
 def test_convert_then_inspect_parquet(taxi_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "taxi.parquet.d"
-    assert run("convert", str(taxi_csv), str(out), "--rows-per-file", "4000",
-               "--row-group-size", "1000").exit_code == 0
+    assert (
+        run(
+            "convert",
+            str(taxi_csv),
+            str(out),
+            "--rows-per-file",
+            "4000",
+            "--row-group-size",
+            "1000",
+        ).exit_code
+        == 0
+    )
     assert len(list(out.glob("*.parquet"))) == 4
     payload = json.loads(run("inspect", str(out), "--json").output)
     assert payload["rows"] == 15_002
@@ -63,7 +84,9 @@ def test_convert_then_inspect_parquet(taxi_csv: Path, tmp_path: Path) -> None:
 def test_bad_rows_are_reported(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3\n4,5\n")
-    result = CliRunner().invoke(cli, ["convert", str(bad), str(tmp_path / "o"), "--on-bad-rows", "skip"])
+    result = CliRunner().invoke(
+        cli, ["convert", str(bad), str(tmp_path / "o"), "--on-bad-rows", "skip"]
+    )
     assert result.exit_code == 0
     assert "Skipped 1 bad row(s)" in result.output
     assert f"{bad}:3: expected 2 fields, found 1" in result.output

@@ -49,10 +49,18 @@ def test_batches_and_order(engine: Engine, taxi_parts: Path) -> None:
 
 def test_split_membership(engine: Engine, taxi_parts: Path) -> None:
     ratios = {"train": 3, "eval": 1, "test": 1}
-    expected = {n: p.to_table() for n, p in tb.read_csv(taxi_parts, engine=REFERENCE)
-                .split(ratios, key="trip_start_timestamp").items()}
-    got = {n: p.to_table() for n, p in tb.read_csv(taxi_parts, engine=engine)
-           .split(ratios, key="trip_start_timestamp").items()}
+    expected = {
+        n: p.to_table()
+        for n, p in tb.read_csv(taxi_parts, engine=REFERENCE)
+        .split(ratios, key="trip_start_timestamp")
+        .items()
+    }
+    got = {
+        n: p.to_table()
+        for n, p in tb.read_csv(taxi_parts, engine=engine)
+        .split(ratios, key="trip_start_timestamp")
+        .items()
+    }
     assert list(got) == ["train", "eval", "test"]
     for name in ratios:
         assert got[name].equals(expected[name]), name
@@ -90,7 +98,9 @@ def test_written_data(engine: Engine, taxi_parts: Path, tmp_path: Path) -> None:
 def test_other_sources(engine: Engine, tmp_path: Path) -> None:
     table = pa.table({"k": [f"u{i % 13}" for i in range(500)], "v": list(range(500))})
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=100)
-    (tmp_path / "t.jsonl").write_text("".join(f'{{"k": "u{i % 13}", "v": {i}}}\n' for i in range(500)))
+    (tmp_path / "t.jsonl").write_text(
+        "".join(f'{{"k": "u{i % 13}", "v": {i}}}\n' for i in range(500))
+    )
     for ds in (
         tb.from_arrow(table, engine=engine),
         tb.read_parquet(tmp_path / "t.parquet", engine=engine),
@@ -105,7 +115,9 @@ def test_other_sources(engine: Engine, tmp_path: Path) -> None:
 def test_bad_input_error_comes_back_with_its_location(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("a,b\n1,2\n3,x\n")
-    with pytest.raises(BadInputError, match=r"bad.csv, line 3, column 'b': 'x' is not a valid int64"):
+    with pytest.raises(
+        BadInputError, match=r"bad.csv, line 3, column 'b': 'x' is not a valid int64"
+    ):
         tb.read_csv(path, schema={"b": "int64"}, engine=engine).count_rows()
 
 
@@ -140,8 +152,12 @@ def test_spark_dataframe_source(spark_engine: Engine, taxi_csv: Path) -> None:
     assert on_spark.schema.equals(table.schema)
     assert on_spark.count_rows() == 15_002
     local = tb.from_arrow(table)
-    spark_split = {n: p.to_table().sort_by("trip_start_timestamp") for n, p in on_spark.split().items()}
-    local_split = {n: p.to_table().sort_by("trip_start_timestamp") for n, p in local.split().items()}
+    spark_split = {
+        n: p.to_table().sort_by("trip_start_timestamp") for n, p in on_spark.split().items()
+    }
+    local_split = {
+        n: p.to_table().sort_by("trip_start_timestamp") for n, p in local.split().items()
+    }
     for name in local_split:
         assert spark_split[name].num_rows == local_split[name].num_rows
         assert sorted(spark_split[name].column("fare").to_pylist()) == sorted(

@@ -40,7 +40,10 @@ def test_taxi_schema_and_counts_match_reference(taxi_csv: Path) -> None:
     assert fare.mean() == pytest.approx(11.7682, abs=1e-4)
     assert fare.std() == pytest.approx(11.5385, abs=1e-4)
     counts = dict(
-        zip(*[v.to_pylist() for v in table.column("payment_type").value_counts().flatten()])
+        zip(
+            *[v.to_pylist() for v in table.column("payment_type").value_counts().flatten()],
+            strict=True,
+        )
     )
     assert counts["Cash"] == 9_909 and counts["Credit Card"] == 4_975 and counts["Prcard"] == 1
 
@@ -49,13 +52,19 @@ def test_taxi_schema_and_counts_match_reference(taxi_csv: Path) -> None:
 def test_inference_empty_cells_quotes_and_embedded_newlines(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        'id,price,name,flag,when\n'
+        "id,price,name,flag,when\n"
         '1,2.5,"Smith, John",true,2024-01-02 03:04:05\n'
         '2,,"two\nlines",false,2024-02-03\n'
-        '3,4,,TRUE,\n',
+        "3,4,,TRUE,\n",
     )
     ds = tb.read_csv(path)
-    assert [str(f.type) for f in ds.schema] == ["int64", "double", "string", "bool", "timestamp[us]"]
+    assert [str(f.type) for f in ds.schema] == [
+        "int64",
+        "double",
+        "string",
+        "bool",
+        "timestamp[us]",
+    ]
     rows = ds.to_table().to_pylist()
     assert rows[0]["name"] == "Smith, John"
     assert rows[1]["name"] == "two\nlines"
@@ -76,7 +85,9 @@ def test_schema_override_partial_and_by_name(tmp_path: Path) -> None:
 
 def test_schema_override_unknown_column_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "a,b\n1,2\n")
-    with pytest.raises(SchemaError, match=r"names column\(s\) \['c'\].*Its columns are: \['a', 'b'\]"):
+    with pytest.raises(
+        SchemaError, match=r"names column\(s\) \['c'\].*Its columns are: \['a', 'b'\]"
+    ):
         tb.read_csv(path, schema={"c": "int64"})
     with pytest.raises(SchemaError, match="Unknown type 'integr' for field 'a'"):
         tb.read_csv(path, schema={"a": "integr"})
@@ -155,15 +166,20 @@ def test_value_that_does_not_parse_names_line_column_and_fix(tmp_path: Path) -> 
 
 def test_type_inferred_from_first_rows_then_breaks(tmp_path: Path) -> None:
     path = write(tmp_path, "n\n" + "1\n" * 50 + "1.5\n")
-    with pytest.raises(BadInputError, match=r"line 52, column 'n': '1.5' is not a valid int64.*"
-                       r"inferred from the first 10 rows"):
+    with pytest.raises(
+        BadInputError,
+        match=r"line 52, column 'n': '1.5' is not a valid int64.*"
+        r"inferred from the first 10 rows",
+    ):
         tb.read_csv(path, infer_rows=10).to_table()
     assert tb.read_csv(path, infer_rows=None).schema.field("n").type == pa.float64()
 
 
 def test_invalid_utf8_names_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, b"a,name\n1,ok\n2,caf\xe9\n")
-    with pytest.raises(BadInputError, match=r"line 3, column 'name': the value is not valid UTF-8.*iconv"):
+    with pytest.raises(
+        BadInputError, match=r"line 3, column 'name': the value is not valid UTF-8.*iconv"
+    ):
         tb.read_csv(path).to_table()
     # Declared as string explicitly, the error comes from the typed read instead.
     with pytest.raises(BadInputError, match=r"line 3, column 'name'"):

@@ -63,7 +63,7 @@ def test_from_arrow_rejects_other_things() -> None:
 
 def test_engine_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENSORBRIDGE_ENGINE", "nonsense")
-    with pytest.raises(ConfigError, match="Unknown engine 'nonsense' .*TENSORBRIDGE_ENGINE"):
+    with pytest.raises(ConfigError, match=r"Unknown engine 'nonsense' .*TENSORBRIDGE_ENGINE"):
         _ = tb.from_arrow(data()).engine
     monkeypatch.setenv("TENSORBRIDGE_ENGINE", "local")
     assert tb.from_arrow(data()).engine.name == "local"

@@ -19,11 +19,18 @@ def test_sharded_output_with_row_groups_and_manifest(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = tb.from_arrow(table(2_500)).write_parquet(out, rows_per_file=1_000, row_group_size=300)
     files = sorted(p.name for p in out.glob("*.parquet"))
-    assert files == ["part-00000-0000.parquet", "part-00000-0001.parquet", "part-00000-0002.parquet"]
+    assert files == [
+        "part-00000-0000.parquet",
+        "part-00000-0001.parquet",
+        "part-00000-0002.parquet",
+    ]
     assert [s.num_rows for s in result.shards] == [1_000, 1_000, 500]
     metadata = pq.ParquetFile(out / files[0]).metadata
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [
-        300, 300, 300, 100
+        300,
+        300,
+        300,
+        100,
     ]
     manifest = json.loads((out / "_tensorbridge_dataset.json").read_text())
     assert manifest["num_rows"] == 2_500
@@ -51,7 +58,7 @@ def test_write_is_atomic_when_the_data_fails(tmp_path: Path) -> None:
 def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "out"
     tb.from_arrow(table(10)).write_parquet(out)
-    with pytest.raises(ConfigError, match="already exists.*overwrite=True"):
+    with pytest.raises(ConfigError, match=r"already exists.*overwrite=True"):
         tb.from_arrow(table(5)).write_parquet(out)
     tb.from_arrow(table(5)).write_parquet(out, overwrite=True)
     assert tb.read_parquet(out).count_rows() == 5

@@ -22,8 +22,12 @@ def test_default_split_is_two_to_one(taxi_csv: Path) -> None:
 def test_splits_partition_the_rows_and_are_stable(taxi_csv: Path) -> None:
     taxi = tb.read_csv(taxi_csv)
     first = {n: p.to_table() for n, p in taxi.split({"a": 0.7, "b": 0.2, "c": 0.1}).items()}
-    again = {n: p.to_table() for n, p in tb.read_csv(taxi_csv, batch_size=999).split(
-        {"a": 0.7, "b": 0.2, "c": 0.1}).items()}
+    again = {
+        n: p.to_table()
+        for n, p in tb.read_csv(taxi_csv, batch_size=999)
+        .split({"a": 0.7, "b": 0.2, "c": 0.1})
+        .items()
+    }
     for name in first:
         assert first[name].equals(again[name])  # batch boundaries do not matter
     assert sum(t.num_rows for t in first.values()) == 15_002
@@ -39,8 +43,12 @@ def test_key_column_keeps_groups_together(taxi_csv: Path) -> None:
 
 def test_hash_is_independent_of_type_width_order_and_source() -> None:
     a = pa.table({"i": pa.array([1, 2, None], pa.int64()), "s": ["x", "yy", None]})
-    b = pa.table({"s": pa.array(["x", "yy", None], pa.large_string()),
-                  "i": pa.array([1, 2, None], pa.int32())})
+    b = pa.table(
+        {
+            "s": pa.array(["x", "yy", None], pa.large_string()),
+            "i": pa.array([1, 2, None], pa.int32()),
+        }
+    )
     c = pa.table({"i": pa.array([1.0, 2.0, None]), "s": ["x", "yy", None]})
     assert np.array_equal(hash_rows(a), hash_rows(b))
     assert np.array_equal(hash_rows(a), hash_rows(c))
@@ -51,10 +59,14 @@ def test_hash_is_independent_of_type_width_order_and_source() -> None:
 def test_hash_values_are_pinned() -> None:
     # These numbers must never change: they decide which split every user's row is in.
     assert hash_column(pa.array([0, 1, -1])).tolist() == [
-        16294208416658607535, 16490336266968443936, 15999695513772384452
+        16294208416658607535,
+        16490336266968443936,
+        15999695513772384452,
     ]
     assert hash_column(pa.array(["", "a", "taxi"])).tolist() == [
-        9778341649765264521, 16473794344879083124, 11375250287143854458
+        9778341649765264521,
+        16473794344879083124,
+        11375250287143854458,
     ]
 
 

@@ -21,15 +21,23 @@ console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 _format_option = click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default=None,
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
     help="Input format; default: from the file names.",
 )
 _engine_option = click.option(
-    "--engine", type=click.Choice(["local", "spark"]), default=None,
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default=None,
     help="Where to run: local (default, or $TENSORBRIDGE_ENGINE) or spark.",
 )
 _bad_rows_option = click.option(
-    "--on-bad-rows", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+    "--on-bad-rows",
+    type=click.Choice(["raise", "skip"]),
+    default="raise",
+    show_default=True,
     help="Stop at the first malformed row, or skip and report such rows.",
 )
 
@@ -54,7 +62,9 @@ def cli() -> None:
 @_engine_option
 @_bad_rows_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def inspect(data: str, fmt: str | None, engine: str | None, on_bad_rows: str, as_json: bool) -> None:
+def inspect(
+    data: str, fmt: str | None, engine: str | None, on_bad_rows: str, as_json: bool
+) -> None:
     """Show the inferred schema, row count and missing values of DATA."""
     import pyarrow as pa
 
@@ -156,16 +166,29 @@ def _parse_ratios(ratios: tuple[str, ...]) -> dict[str, float] | None:
 @cli.command()
 @click.argument("data")
 @click.argument("output")
-@click.option("--ratio", "ratios", multiple=True, metavar="NAME=RATIO",
-              help="A split and its ratio; repeat it. Default: train=2 eval=1 (as TFX).")
-@click.option("--key", default=None, help="Column whose value decides the split (default: whole row).")
+@click.option(
+    "--ratio",
+    "ratios",
+    multiple=True,
+    metavar="NAME=RATIO",
+    help="A split and its ratio; repeat it. Default: train=2 eval=1 (as TFX).",
+)
+@click.option(
+    "--key", default=None, help="Column whose value decides the split (default: whole row)."
+)
 @_format_option
 @_engine_option
 @_bad_rows_option
 @click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
 def split(
-    data: str, output: str, ratios: tuple[str, ...], key: str | None, fmt: str | None,
-    engine: str | None, on_bad_rows: str, overwrite: bool,
+    data: str,
+    output: str,
+    ratios: tuple[str, ...],
+    key: str | None,
+    fmt: str | None,
+    engine: str | None,
+    on_bad_rows: str,
+    overwrite: bool,
 ) -> None:
     """Split DATA by a deterministic hash and write OUTPUT/<split>/ as Parquet."""
     ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
@@ -179,8 +202,13 @@ def split(
         with console.status(f"Writing split {name!r}..."):
             result = part.write_parquet(f"{output}/{name}", overwrite=overwrite)
         total += result.num_rows
-        table.add_row(name, f"{result.num_rows:,}", str(len(result.shards)),
-                      f"{result.num_bytes / 1e6:.2f}", result.path)
+        table.add_row(
+            name,
+            f"{result.num_rows:,}",
+            str(len(result.shards)),
+            f"{result.num_bytes / 1e6:.2f}",
+            result.path,
+        )
     console.print(table)
     seconds = time.perf_counter() - started
     console.print(f"Wrote {total:,} rows in {seconds:.2f} s.")
@@ -193,12 +221,20 @@ def split(
 @_format_option
 @_engine_option
 @_bad_rows_option
-@click.option("--rows-per-file", default=1_048_576, show_default=True, help="Rows per Parquet shard.")
+@click.option(
+    "--rows-per-file", default=1_048_576, show_default=True, help="Rows per Parquet shard."
+)
 @click.option("--row-group-size", default=131_072, show_default=True, help="Rows per row group.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 def convert(
-    data: str, output: str, fmt: str | None, engine: str | None, on_bad_rows: str,
-    rows_per_file: int, row_group_size: int, overwrite: bool,
+    data: str,
+    output: str,
+    fmt: str | None,
+    engine: str | None,
+    on_bad_rows: str,
+    rows_per_file: int,
+    row_group_size: int,
+    overwrite: bool,
 ) -> None:
     """Convert DATA to a sharded Parquet directory OUTPUT (written atomically)."""
     ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
@@ -208,7 +244,9 @@ def convert(
             output, rows_per_file=rows_per_file, row_group_size=row_group_size, overwrite=overwrite
         )
     seconds = time.perf_counter() - started
-    console.print(f"Wrote {result} in {seconds:.2f} s ({result.num_rows / max(seconds, 1e-9):,.0f} rows/s).")
+    console.print(
+        f"Wrote {result} in {seconds:.2f} s ({result.num_rows / max(seconds, 1e-9):,.0f} rows/s)."
+    )
     _print_bad_rows(result.bad_rows)
 
 
@@ -226,7 +264,11 @@ def engines() -> None:
         import pyspark
 
         java = find_java()
-        table.add_row("spark", "yes", f"PySpark {pyspark.__version__}; {java.version_text} ({java.executable})")
+        table.add_row(
+            "spark",
+            "yes",
+            f"PySpark {pyspark.__version__}; {java.version_text} ({java.executable})",
+        )
     except ImportError:
         table.add_row("spark", "no", "PySpark is not installed: pip install 'tensorbridge[spark]'")
     except TensorbridgeError as err:

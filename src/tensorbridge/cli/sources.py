@@ -20,7 +20,9 @@ def detect_format(path: str) -> str:
     folder = Path(path)
     if folder.is_dir():
         candidates = [
-            p.name for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(("_", "."))
+            p.name
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(("_", "."))
         ]
     for name in candidates:
         lowered = name.lower()

@@ -46,7 +46,9 @@ def find_java() -> JavaInfo:
             [executable, "-version"], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise JavaNotFoundError(f"Could not run {executable} -version ({err}). {INSTALL_HINT}") from err
+        raise JavaNotFoundError(
+            f"Could not run {executable} -version ({err}). {INSTALL_HINT}"
+        ) from err
     text = (result.stderr or result.stdout).strip()
     match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     if match is None:

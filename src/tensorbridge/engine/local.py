@@ -8,6 +8,7 @@ bounded queue, so memory stays bounded and the output keeps source order.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -95,7 +96,7 @@ class LocalEngine(Engine):
                 yield from fragment_batches(dataset, index, report)
             return
         yield from _ordered_parallel(
-            [(lambda i=i: fragment_batches(dataset, i, report)) for i in range(count)],
+            [functools.partial(fragment_batches, dataset, i, report) for i in range(count)],
             self.num_workers,
             self.queue_batches,
         )
@@ -137,6 +138,7 @@ class LocalEngine(Engine):
                 shards = [write_empty_shard(tmp, schema)]
             write_manifest(tmp, schema, shards)
         return ParquetWriteResult(path, sum(s.num_rows for s in shards), shards, report)
+
 
 def _ordered_parallel(
     producers: list[Callable[[], Iterator[T]]], workers: int, queue_size: int

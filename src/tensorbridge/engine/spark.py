@@ -152,9 +152,9 @@ class SparkEngine(Engine):
 
     def to_dataframe(self, dataset: Dataset) -> Any:
         """The dataset as a Spark DataFrame (lazy: nothing runs until an action)."""
-        return self._map_partitions(dataset, lambda plan, batches, report: plan.batches(
-            batches, report
-        ), dataset.schema)
+        return self._map_partitions(
+            dataset, lambda plan, batches, report: plan.batches(batches, report), dataset.schema
+        )
 
     def _map_partitions(
         self,
@@ -225,7 +225,7 @@ class SparkEngine(Engine):
 
         table = self._collect(self._map_partitions(dataset, body, _STATE_SCHEMA), dataset)
         table = table.sort_by("partition")
-        states = [pickle.loads(s) for s in table.column("state").to_pylist()]  # noqa: S301
+        states = [pickle.loads(s) for s in table.column("state").to_pylist()]
         if not states:
             states = [accumulator.create()]
         return accumulator.extract(accumulator.merge(states))

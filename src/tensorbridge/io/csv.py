@@ -17,7 +17,6 @@ span several lines).
 from __future__ import annotations
 
 import csv as stdlib_csv
-import gzip
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from tensorbridge.errors import BadInputError, ConfigError, SchemaError
 from tensorbridge.io.bad_rows import BadRow, BadRowReport, OnBadRows, check_on_bad_rows
-from tensorbridge.io.paths import PathLike, expand_paths
+from tensorbridge.io.paths import PathLike, expand_paths, open_binary
 from tensorbridge.io.schema import SchemaLike, check_overrides_known, overrides_from
 from tensorbridge.io.source import DEFAULT_BATCH_SIZE, Source
 
@@ -59,8 +58,9 @@ class CsvFormat:
 
 
 def _open_text(path: str) -> IO[str]:
-    raw: IO[bytes] = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    return io.TextIOWrapper(
+        open_binary(path), encoding="utf-8", errors="surrogateescape", newline=""
+    )
 
 
 def _pa_stream(path: str) -> pa.NativeFile:
@@ -289,11 +289,14 @@ class CsvSource(Source):
         elif to_infer:
             inferred = self._infer_from_all_rows(to_infer)
         return pa.schema(
-            [pa.field(n, overrides[n] if n in overrides else inferred[n]) for n in self.column_names]
+            [
+                pa.field(n, overrides[n] if n in overrides else inferred[n])
+                for n in self.column_names
+            ]
         )
 
     def _infer_from_first_rows(self, to_infer: list[str]) -> dict[str, pa.DataType]:
-        """pyarrow's own inference over first blocks that hold ``infer_rows`` rows.
+        """Pyarrow's own inference over first blocks that hold ``infer_rows`` rows.
 
         When the first file is shorter, the next files' first rows are looked at too,
         and the types are widened to fit all of them.
@@ -311,7 +314,9 @@ class CsvSource(Source):
             for field in schema:
                 if pa.types.is_binary(field.type) and self.on_bad_rows == "raise":
                     try:  # pyarrow infers binary when a value is not UTF-8: say where.
-                        self._open(path, {field.name: pa.string()}, [], [field.name], block_size=block)
+                        self._open(
+                            path, {field.name: pa.string()}, [], [field.name], block_size=block
+                        )
                     except pa.ArrowInvalid as err:
                         raise self._located_error(path, err) from None
                 previous = types.get(field.name)
@@ -449,9 +454,7 @@ class CsvSource(Source):
         well_shaped = 0
         for line, _, fields in _scan_records(path, self.fmt):
             if len(fields) != width:
-                found.append(
-                    BadRow(path, line, f"expected {width} fields, found {len(fields)}")
-                )
+                found.append(BadRow(path, line, f"expected {width} fields, found {len(fields)}"))
             else:
                 reason = bad_records.get(well_shaped)
                 if reason is not None:
@@ -462,9 +465,7 @@ class CsvSource(Source):
         return found
 
     # -- error messages --------------------------------------------------------------
-    def _shape_error(
-        self, path: str, error: tuple[int | None, int, int, str]
-    ) -> BadInputError:
+    def _shape_error(self, path: str, error: tuple[int | None, int, int, str]) -> BadInputError:
         _, expected, actual, text = error
         line = next(
             (ln for ln, _, fields in _scan_records(path, self.fmt) if len(fields) != expected),
@@ -547,7 +548,9 @@ def _cast(column: pa.Array, target: pa.DataType) -> pa.Array:
         return text.cast(target)
     if pa.types.is_boolean(target):
         lowered = pc.utf8_lower(text)
-        ok = pc.or_kleene(pc.is_null(text), pc.is_in(lowered, value_set=pa.array(["true", "false"])))
+        ok = pc.or_kleene(
+            pc.is_null(text), pc.is_in(lowered, value_set=pa.array(["true", "false"]))
+        )
         if not pc.all(ok).as_py():
             raise pa.ArrowInvalid("not a bool")
         return pc.equal(lowered, "true")
@@ -579,7 +582,6 @@ def _bisect_bad(
     middle = (start + stop) // 2
     _bisect_bad(column, target, start, middle, bad)
     _bisect_bad(column, target, middle, stop, bad)
-
 
 
 def _mask(length: int, positions: Iterable[int]) -> np.ndarray:

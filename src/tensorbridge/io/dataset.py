@@ -42,6 +42,7 @@ class BatchTransform:
     name: str
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Run the function and check that its result has the declared schema."""
         result = self.function(batch)
         if isinstance(result, pa.Table):
             result = pa.RecordBatch.from_arrays(
@@ -146,7 +147,7 @@ class Dataset:
         name : str, optional
             A name used in error messages.
         """
-        label = name or getattr(function, "__name__", "map_batches")
+        label = name or str(getattr(function, "__name__", "map_batches"))
         if schema is None:
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
             try:

@@ -8,18 +8,17 @@ with ``"skip"`` bad lines are dropped and reported, and the good ones are parsed
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pajson
 
 from tensorbridge.errors import BadInputError, ConfigError
 from tensorbridge.io.bad_rows import BadRow, BadRowReport, OnBadRows, check_on_bad_rows
-from tensorbridge.io.paths import PathLike, expand_paths
+from tensorbridge.io.paths import PathLike, expand_paths, open_binary
 from tensorbridge.io.schema import SchemaLike, check_overrides_known, overrides_from
 from tensorbridge.io.source import DEFAULT_BATCH_SIZE, Source
 
@@ -27,15 +26,11 @@ JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 DEFAULT_INFER_ROWS = 100_000
 
 
-def _open_binary(path: str) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
-
-
 def _chunks(path: str, size: int) -> Iterator[tuple[list[int], list[bytes]]]:
     """Yield (line numbers, non-blank lines) in chunks of at most ``size`` lines."""
     numbers: list[int] = []
     lines: list[bytes] = []
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 numbers.append(number)
@@ -59,6 +54,16 @@ def _parse(lines: list[bytes], schema: pa.Schema, *, infer_others: bool = False)
     )
 
 
+def _is_text_like(type_: pa.DataType) -> bool:
+    """Types whose JSON values are strings (dates and timestamps are ISO-8601 text)."""
+    return bool(
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_timestamp(type_)
+        or pa.types.is_date(type_)
+    )
+
+
 def _value_problem(value: Any, type_: pa.DataType) -> str | None:
     """Why a JSON value does not fit an Arrow type, or None when it fits."""
     if value is None:
@@ -69,9 +74,7 @@ def _value_problem(value: Any, type_: pa.DataType) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif pa.types.is_floating(type_):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        ok = isinstance(value, str)
-    elif pa.types.is_timestamp(type_) or pa.types.is_date(type_):
+    elif _is_text_like(type_):
         ok = isinstance(value, str)
     elif pa.types.is_list(type_) or pa.types.is_large_list(type_):
         if not isinstance(value, list):

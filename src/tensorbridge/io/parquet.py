@@ -81,7 +81,9 @@ class ParquetSource(Source):
         if self.columns is not None:
             missing = [c for c in self.columns if c not in file_schema.names]
             if missing:
-                raise SchemaError(f"{path} lacks the columns {missing}; it has {file_schema.names}.")
+                raise SchemaError(
+                    f"{path} lacks the columns {missing}; it has {file_schema.names}."
+                )
             file_schema = pa.schema([file_schema.field(c) for c in self.columns])
         if not file_schema.equals(self._schema):
             raise SchemaError(

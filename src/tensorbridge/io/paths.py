@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import gzip
 import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from tensorbridge.errors import ConfigError
 
@@ -64,6 +66,13 @@ def expand_paths(
         else:
             raise ConfigError(f"{what} path {text!r} does not exist.")
     return files
+
+
+def open_binary(path: str) -> BinaryIO:
+    """Open a file for reading bytes, decompressing ``.gz`` files on the fly."""
+    if path.endswith(".gz"):
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return open(path, "rb")
 
 
 @contextlib.contextmanager

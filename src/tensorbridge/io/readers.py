@@ -152,7 +152,9 @@ def from_pandas(
 
         raise ConfigError(f"from_pandas expects a pandas DataFrame, got {type(frame).__name__}.")
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    return Dataset(ArrowSource(table, batch_size=batch_size, origin="pandas DataFrame"), engine=engine)
+    return Dataset(
+        ArrowSource(table, batch_size=batch_size, origin="pandas DataFrame"), engine=engine
+    )
 
 
 def from_spark(frame: Any, *, engine: EngineLike = None) -> Dataset:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeAlias, Union
 
 import pyarrow as pa
 
 from tensorbridge.errors import SchemaError
 
-SchemaLike = pa.Schema | Mapping[str, "pa.DataType | str"]
+SchemaLike: TypeAlias = Union[pa.Schema, Mapping[str, Union[pa.DataType, str]]]  # noqa: UP007
 
 _ALIASES = {
     "int": "int64",
@@ -60,7 +61,9 @@ def overrides_from(schema: SchemaLike | None) -> dict[str, pa.DataType]:
     return {name: to_arrow_type(t, field=name) for name, t in schema.items()}
 
 
-def check_overrides_known(overrides: Mapping[str, pa.DataType], names: list[str], where: str) -> None:
+def check_overrides_known(
+    overrides: Mapping[str, pa.DataType], names: list[str], where: str
+) -> None:
     """Raise if ``schema=`` names a column the data does not have."""
     unknown = [name for name in overrides if name not in names]
     if unknown:

@@ -20,8 +20,11 @@ def spark_to_arrow_schema(spark_schema: Any) -> pa.Schema:
 
 
 class SparkSource(Source):
-    """A Spark DataFrame. The spark engine runs on its partitions; the local engine
-    fetches it as Arrow (``DataFrame.toArrow``), as one fragment."""
+    """A Spark DataFrame as a source.
+
+    The spark engine runs on its partitions; the local engine fetches it as Arrow
+    (``DataFrame.toArrow``), as one fragment.
+    """
 
     def __init__(self, frame: Any) -> None:
         super().__init__()

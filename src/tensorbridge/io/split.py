@@ -111,12 +111,17 @@ def hash_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         values = values.cast(pa.date32()).cast(pa.int32())
     elif pa.types.is_decimal(type_):
         values = values.cast(pa.float64())
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_binary(
-        values.type
-    ) or pa.types.is_large_binary(values.type):
+    if (
+        pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+        or pa.types.is_binary(values.type)
+        or pa.types.is_large_binary(values.type)
+    ):
         words = _hash_bytes(values)
-    elif pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_boolean(
-        values.type
+    elif (
+        pa.types.is_integer(values.type)
+        or pa.types.is_floating(values.type)
+        or pa.types.is_boolean(values.type)
     ):
         words = _mix(_numeric_words(values) ^ _GOLDEN)
     else:

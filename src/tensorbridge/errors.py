@@ -16,6 +16,7 @@ __all__ = [
     "SchemaError",
     "TensorbridgeError",
     "TensorbridgeWarning",
+    "TransformError",
 ]
 
 
@@ -68,6 +69,10 @@ class MissingDependencyError(TensorbridgeError, ImportError):
 
 class JavaNotFoundError(EngineError):
     """Java 17 or newer, which PySpark needs, was not found."""
+
+
+class TransformError(TensorbridgeError, ValueError):
+    """A ``preprocessing_fn`` is invalid: an unknown input, a wrong dtype, a bad output."""
 
 
 class TensorbridgeWarning(UserWarning):

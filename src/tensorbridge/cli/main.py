@@ -66,36 +66,14 @@ def inspect(
     data: str, fmt: str | None, engine: str | None, on_bad_rows: str, as_json: bool
 ) -> None:
     """Show the inferred schema, row count and missing values of DATA."""
-    import pyarrow as pa
-
-    from tensorbridge.engine.base import Accumulator
-
-    class NullCounts(Accumulator[dict[str, int], dict[str, int]]):
-        def create(self) -> dict[str, int]:
-            return {"__rows__": 0}
-
-        def add_batch(self, acc: dict[str, int], batch: pa.RecordBatch) -> dict[str, int]:
-            acc["__rows__"] += batch.num_rows
-            for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                acc[name] = acc.get(name, 0) + column.null_count
-            return acc
-
-        def merge(self, accs: Any) -> dict[str, int]:
-            total: dict[str, int] = {}
-            for acc in accs:
-                for key, value in acc.items():
-                    total[key] = total.get(key, 0) + value
-            return total
-
-        def extract(self, acc: dict[str, int]) -> dict[str, int]:
-            return acc
+    from tensorbridge.engine.accumulators import NullCounts
 
     ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
     started = time.perf_counter()
     with console.status(f"Reading {ds.source.describe()}..."):
         counts = ds.aggregate(NullCounts())
     seconds = time.perf_counter() - started
-    rows = counts.pop("__rows__")
+    rows = counts.pop("")
     if as_json:
         payload = {
             "source": ds.source.describe(),

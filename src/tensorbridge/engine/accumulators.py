@@ -60,3 +60,30 @@ class ColumnSums(Accumulator[dict[str, float], dict[str, float]]):
     def extract(self, acc: dict[str, float]) -> dict[str, float]:
         """The sums and counts."""
         return dict(acc)
+
+
+class NullCounts(Accumulator[dict[str, int], dict[str, int]]):
+    """Row count (key ``""``) and missing values per column."""
+
+    def create(self) -> dict[str, int]:
+        """No rows yet."""
+        return {"": 0}
+
+    def add_batch(self, acc: dict[str, int], batch: pa.RecordBatch) -> dict[str, int]:
+        """Add the batch's rows and nulls."""
+        acc[""] += batch.num_rows
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            acc[name] = acc.get(name, 0) + column.null_count
+        return acc
+
+    def merge(self, accs: Sequence[dict[str, int]]) -> dict[str, int]:
+        """Add up the counts."""
+        total: dict[str, int] = {"": 0}
+        for acc in accs:
+            for key, value in acc.items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def extract(self, acc: dict[str, int]) -> dict[str, int]:
+        """The counts (``""`` holds the row count)."""
+        return dict(acc)

@@ -1,0 +1,1 @@
+"""Reference examples shipped with tensorbridge (used by the docs, tests and benchmarks)."""

@@ -58,7 +58,11 @@ def test_scale_by_min_max_and_sigmoid_fallback(transform_run, tmp_path: Path) ->
 
 def test_scale_by_min_max_rejects_bad_range(transform_run, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="output_min must be less than output_max"):
-        transform_run(lambda i: {"r": tbt.scale_by_min_max(i["x"], 1.0, 1.0)}, pa.table({"x": [1.0]}), tmp_path)
+        transform_run(
+            lambda i: {"r": tbt.scale_by_min_max(i["x"], 1.0, 1.0)},
+            pa.table({"x": [1.0]}),
+            tmp_path,
+        )
 
 
 def test_vocabulary_order_threshold_top_k_and_oov(transform_run, tmp_path: Path) -> None:
@@ -91,7 +95,9 @@ def test_vocabulary_order_threshold_top_k_and_oov(transform_run, tmp_path: Path)
     assert freq["d"] == int(table_op.lookup(tf.constant(["d"]))[0])
 
 
-def test_integer_vocabulary_ties_in_reverse_lexicographic_order(transform_run, tmp_path: Path) -> None:
+def test_integer_vocabulary_ties_in_reverse_lexicographic_order(
+    transform_run, tmp_path: Path
+) -> None:
     table = pa.table({"n": [3] * 5 + [2] * 3 + [111] * 3})
     _, output = transform_run(
         lambda i: {"v": tbt.compute_and_apply_vocabulary(i["n"], vocab_filename="ints")},
@@ -153,7 +159,12 @@ def test_ngrams_and_bag_of_words(transform_run, tmp_path: Path) -> None:
 
     out, _ = transform_run(fn, table, tmp_path)
     assert out.column("ngrams").to_pylist()[0] == [
-        "One", "One was", "One was Johnny", "was", "was Johnny", "Johnny",
+        "One",
+        "One was",
+        "One was Johnny",
+        "was",
+        "was Johnny",
+        "Johnny",
     ]
     assert out.column("ngrams").to_pylist()[1] == ["a", "a a", "a"]
     assert [sorted(b) for b in out.column("bag").to_pylist()] == [["Johnny", "One", "was"], ["a"]]
@@ -161,7 +172,9 @@ def test_ngrams_and_bag_of_words(transform_run, tmp_path: Path) -> None:
 
 def test_hash_strings_matches_tf(transform_run, tmp_path: Path) -> None:
     words = ["taxi", "cab", "", "taxi"]
-    out, _ = transform_run(lambda i: {"h": tbt.hash_strings(i["w"], 7)}, pa.table({"w": words}), tmp_path)
+    out, _ = transform_run(
+        lambda i: {"h": tbt.hash_strings(i["w"], 7)}, pa.table({"w": words}), tmp_path
+    )
     assert out.column("h").to_pylist() == tf.strings.to_hash_bucket_fast(words, 7).numpy().tolist()
 
 

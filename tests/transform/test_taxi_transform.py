@@ -50,14 +50,18 @@ def expected_boundaries(values: np.ndarray, num_buckets: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def reference_output(tmp_path_factory: pytest.TempPathFactory, taxi_csv: Path) -> tbt.TransformOutput:
+def reference_output(
+    tmp_path_factory: pytest.TempPathFactory, taxi_csv: Path
+) -> tbt.TransformOutput:
     out = tmp_path_factory.mktemp("taxi") / "transform"
     return tbt.analyze_and_transform(
         tb.read_csv(taxi_csv).split(), taxi.preprocessing_fn, out, engine="local", console=QUIET
     )
 
 
-def test_taxi_matches_independent_computation(reference_output: tbt.TransformOutput, raw: pa.Table) -> None:
+def test_taxi_matches_independent_computation(
+    reference_output: tbt.TransformOutput, raw: pa.Table
+) -> None:
     results = reference_output.analyzer_results
     transformed = reference_output.transformed_data
     assert isinstance(transformed, dict) and list(transformed) == ["train", "eval"]
@@ -103,7 +107,9 @@ def test_same_results_on_every_engine(
     engine: Engine, reference_output: tbt.TransformOutput, taxi_csv: Path, tmp_path: Path
 ) -> None:
     output = tbt.analyze_and_transform(
-        tb.read_csv(taxi_csv, engine=engine).split(), taxi.preprocessing_fn, tmp_path / "t",
+        tb.read_csv(taxi_csv, engine=engine).split(),
+        taxi.preprocessing_fn,
+        tmp_path / "t",
         console=QUIET,
     )
     ours = json.loads((output.output_dir / "transform_metadata.json").read_text())

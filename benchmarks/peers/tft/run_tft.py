@@ -27,7 +27,6 @@ import resource
 import shutil
 import struct
 import sys
-import tempfile
 import threading
 import time
 
@@ -35,16 +34,16 @@ T_PROCESS_START = time.perf_counter()
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import apache_beam as beam  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tensorflow_transform.beam as tft_beam  # noqa: E402
-import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
 
 try:  # optional: sampled RSS of the whole process tree (matters in multi_processing mode)
-    import psutil  # noqa: E402
+    import psutil
 except ImportError:  # pragma: no cover
     psutil = None
 
@@ -54,13 +53,24 @@ T_IMPORTS_DONE = time.perf_counter()
 # Schema: every column is a VarLen feature so missing values are allowed.
 # --------------------------------------------------------------------------------------
 INT_COLUMNS = [
-    "pickup_community_area", "trip_start_month", "trip_start_hour", "trip_start_day",
-    "trip_start_timestamp", "pickup_census_tract", "dropoff_census_tract", "trip_seconds",
+    "pickup_community_area",
+    "trip_start_month",
+    "trip_start_hour",
+    "trip_start_day",
+    "trip_start_timestamp",
+    "pickup_census_tract",
+    "dropoff_census_tract",
+    "trip_seconds",
     "dropoff_community_area",
 ]
 FLOAT_COLUMNS = [
-    "fare", "pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
-    "trip_miles", "tips",
+    "fare",
+    "pickup_latitude",
+    "pickup_longitude",
+    "dropoff_latitude",
+    "dropoff_longitude",
+    "trip_miles",
+    "tips",
 ]
 STRING_COLUMNS = ["payment_type", "company"]
 
@@ -75,13 +85,21 @@ RAW_FEATURE_SPEC = {
 # explicit vocab_filename= (so the vocabularies can be read back by name).
 # --------------------------------------------------------------------------------------
 _CATEGORICAL_FEATURE_KEYS = [
-    "trip_start_hour", "trip_start_day", "trip_start_month", "pickup_census_tract",
-    "dropoff_census_tract", "pickup_community_area", "dropoff_community_area",
+    "trip_start_hour",
+    "trip_start_day",
+    "trip_start_month",
+    "pickup_census_tract",
+    "dropoff_census_tract",
+    "pickup_community_area",
+    "dropoff_community_area",
 ]
 _DENSE_FLOAT_FEATURE_KEYS = ["trip_miles", "fare", "trip_seconds"]
 _FEATURE_BUCKET_COUNT = 10
 _BUCKET_FEATURE_KEYS = [
-    "pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
+    "pickup_latitude",
+    "pickup_longitude",
+    "dropoff_latitude",
+    "dropoff_longitude",
 ]
 _VOCAB_SIZE = 1000
 _OOV_SIZE = 10
@@ -278,12 +296,8 @@ class TransformProbe:
         idx = [[i, 0] for i, v in enumerate(values) if v is not None]
         vals = [v for v in values if v is not None]
         if not idx:
-            return tf.SparseTensor(
-                tf.zeros([0, 2], tf.int64), tf.constant([], dtype=dtype), [n, 1]
-            )
-        return tf.SparseTensor(
-            tf.constant(idx, tf.int64), tf.constant(vals, dtype=dtype), [n, 1]
-        )
+            return tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.constant([], dtype=dtype), [n, 1])
+        return tf.SparseTensor(tf.constant(idx, tf.int64), tf.constant(vals, dtype=dtype), [n, 1])
 
     def raw_batch(self, columns, n):
         """columns: {name: list of python values or None}; other features get dummies."""
@@ -412,7 +426,7 @@ def bucket_boundaries(probe):
             bm = buckets(mids)
             nxt = []
             for (a, b, ba, bb), m, bmid in zip(pending, mids, bm):
-                for (x0, x1, y0, y1) in ((a, m, ba, bmid), (m, b, bmid, bb)):
+                for x0, x1, y0, y1 in ((a, m, ba, bmid), (m, b, bmid, bb)):
                     if y1 <= y0:
                         continue
                     if x1 - x0 == 1:
@@ -494,7 +508,9 @@ def read_back_transformed(output_dir, tft_output, first_n):
         "files": [os.path.basename(f) for f in files],
         "num_rows": n,
         "label_positives": int(round(sums["tips_xf"])),
-        "z_score_output_mean": {k: sums[_transformed_name(k)] / max(n, 1) for k in _DENSE_FLOAT_FEATURE_KEYS},
+        "z_score_output_mean": {
+            k: sums[_transformed_name(k)] / max(n, 1) for k in _DENSE_FLOAT_FEATURE_KEYS
+        },
         "z_score_output_mean_square": {k: sumsq[k] / max(n, 1) for k in _DENSE_FLOAT_FEATURE_KEYS},
         "feature_sums": {k: v for k, v in sums.items() if spec[k].dtype != tf.string},
     }, head
@@ -504,13 +520,24 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("input_csv")
     ap.add_argument("output_dir")
-    ap.add_argument("--direct-num-workers", type=int, default=1,
-                    help="Beam DirectRunner workers (default 1 = in_memory mode)")
-    ap.add_argument("--direct-running-mode", default=None,
-                    choices=["in_memory", "multi_threading", "multi_processing"],
-                    help="default: in_memory for 1 worker, multi_processing for >1")
-    ap.add_argument("--compression", default="none", choices=["none", "gzip"],
-                    help="TFRecord compression of the transformed data (default none)")
+    ap.add_argument(
+        "--direct-num-workers",
+        type=int,
+        default=1,
+        help="Beam DirectRunner workers (default 1 = in_memory mode)",
+    )
+    ap.add_argument(
+        "--direct-running-mode",
+        default=None,
+        choices=["in_memory", "multi_threading", "multi_processing"],
+        help="default: in_memory for 1 worker, multi_processing for >1",
+    )
+    ap.add_argument(
+        "--compression",
+        default="none",
+        choices=["none", "gzip"],
+        help="TFRecord compression of the transformed data (default none)",
+    )
     ap.add_argument("--first-rows", type=int, default=50)
     args = ap.parse_args(argv)
 
@@ -537,8 +564,10 @@ def main(argv=None):
     zs = zscore_params(probe)
     vocabs = {}
     for key in _VOCAB_FEATURE_KEYS:
-        words = [w.decode("utf-8") if isinstance(w, bytes) else w
-                 for w in tft_output.vocabulary_by_name(key)]
+        words = [
+            w.decode("utf-8") if isinstance(w, bytes) else w
+            for w in tft_output.vocabulary_by_name(key)
+        ]
         vocabs[key] = {
             "size": len(words),
             "vocabulary": words,
@@ -554,9 +583,11 @@ def main(argv=None):
     # Beam does not promise output order; report whether the written file happens to
     # start with the same rows (diagnostic only; the first_rows values come from applying
     # the saved transform_fn to the first rows of INPUT_CSV).
-    same_order = all(
-        np.array_equal(written_head[k][:n_first], head[k]) for k in head
-    ) if written_head is not None else False
+    same_order = (
+        all(np.array_equal(written_head[k][:n_first], head[k]) for k in head)
+        if written_head is not None
+        else False
+    )
 
     results = {
         "tool": "tensorflow_transform",
@@ -570,8 +601,11 @@ def main(argv=None):
             "python": platform.python_version(),
         },
         "input_csv": input_csv,
-        "runner": {"name": "DirectRunner", "direct_running_mode": mode,
-                   "direct_num_workers": args.direct_num_workers},
+        "runner": {
+            "name": "DirectRunner",
+            "direct_running_mode": mode,
+            "direct_num_workers": args.direct_num_workers,
+        },
         "output_format": "tfrecord(tf.Example)" + ("+gzip" if args.compression == "gzip" else ""),
         "wall_seconds": timings["wall_seconds"],
         "wall_seconds_total": timings["wall_seconds_total"],
@@ -587,23 +621,26 @@ def main(argv=None):
         "vocabularies": vocabs,
         "buckets": buckets,
         "readback": readback,
-        "first_rows": {"n": n_first, "written_output_starts_with_same_rows": bool(same_order),
-                       "values": first_rows_out},
+        "first_rows": {
+            "n": n_first,
+            "written_output_starts_with_same_rows": bool(same_order),
+            "values": first_rows_out,
+        },
         "methods": {
             "z_score": zscore_params.__doc__.strip() + " Each probe value is then "
-                       "replaced by the float32 Const of the saved graph within 1e-5 "
-                       "relative (mean/var_graph_float32), if there is one.",
+            "replaced by the float32 Const of the saved graph within 1e-5 "
+            "relative (mean/var_graph_float32), if there is one.",
             "buckets": bucket_boundaries.__doc__.strip(),
             "peak_rss": "peak_rss_mb = max(ru_maxrss(RUSAGE_SELF), ru_maxrss(RUSAGE_CHILDREN)) "
-                        "measured right after the pipeline; RUSAGE_CHILDREN only covers "
-                        "children that have exited and been waited for, and is the max "
-                        "of one child, not a sum. peak_rss_tree_sampled_mb is the max over "
-                        "time of the summed RSS of this process and all descendants, "
-                        "sampled every 0.1 s with psutil.",
+            "measured right after the pipeline; RUSAGE_CHILDREN only covers "
+            "children that have exited and been waited for, and is the max "
+            "of one child, not a sum. peak_rss_tree_sampled_mb is the max over "
+            "time of the summed RSS of this process and all descendants, "
+            "sampled every 0.1 s with psutil.",
             "wall_seconds": "pipeline.run() + wait_until_finish() (read CSV, analyze, "
-                            "transform, encode + write TFRecords, write transform_fn); "
-                            "wall_seconds_total also includes Beam pipeline construction "
-                            "(tracing of preprocessing_fn). Python imports excluded.",
+            "transform, encode + write TFRecords, write transform_fn); "
+            "wall_seconds_total also includes Beam pipeline construction "
+            "(tracing of preprocessing_fn). Python imports excluded.",
         },
     }
     path = os.path.join(output_dir, "tft_results.json")
@@ -612,9 +649,11 @@ def main(argv=None):
 
     # ---- summary ----
     print(f"rows={results['num_rows']} label_positives={results['label_positives']}")
-    print(f"wall_seconds={results['wall_seconds']:.2f} total={results['wall_seconds_total']:.2f} "
-          f"peak_rss_mb={results['peak_rss_mb']:.0f} (self {rss_self:.0f}, children "
-          f"{rss_children:.0f}, tree sampled {tree_peak if tree_peak is None else round(tree_peak)})")
+    print(
+        f"wall_seconds={results['wall_seconds']:.2f} total={results['wall_seconds_total']:.2f} "
+        f"peak_rss_mb={results['peak_rss_mb']:.0f} (self {rss_self:.0f}, children "
+        f"{rss_children:.0f}, tree sampled {tree_peak if tree_peak is None else round(tree_peak)})"
+    )
     for k, v in zs.items():
         print(f"z_score {k}: mean={v['mean']:.9g} var={v['var']:.9g}")
     for k, v in vocabs.items():

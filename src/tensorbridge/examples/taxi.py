@@ -63,7 +63,9 @@ def preprocessing_fn(inputs: Mapping[str, Any]) -> dict[str, Any]:
         outputs[transformed_name(key)] = tbt.scale_to_z_score(_fill_in_missing(inputs[key]))
     for key in VOCAB_FEATURE_KEYS:
         outputs[transformed_name(key)] = tbt.compute_and_apply_vocabulary(
-            _fill_in_missing(inputs[key]), top_k=VOCAB_SIZE, num_oov_buckets=OOV_SIZE,
+            _fill_in_missing(inputs[key]),
+            top_k=VOCAB_SIZE,
+            num_oov_buckets=OOV_SIZE,
             vocab_filename=f"vocab_{key}",
         )
     for key in BUCKET_FEATURE_KEYS:

@@ -85,8 +85,10 @@ def run_analysis(
     started = time.perf_counter()
     with console.status("Counting rows and missing values..."):
         nulls, rows = count_nulls([dataset, *all_data])
-    console.print(f"[dim]pass 0:[/dim] {rows:,} rows, missing values counted "
-                  f"({time.perf_counter() - started:.1f} s)")
+    console.print(
+        f"[dim]pass 0:[/dim] {rows:,} rows, missing values counted "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     columns = input_columns(dataset.schema, nulls)
     vocabulary_dir = staging / "vocabularies"
     results: dict[str, dict[str, Any]] = {}
@@ -126,4 +128,9 @@ def run_analysis(
             f"({rows / max(seconds, 1e-9):,.0f} rows/s): {names}"
         )
     final = trace(preprocessing_fn, columns, results, vocabulary_dir, final=True)
+    used = set(final.context.features_of(*final.context.output_tensors))
+    if used != {c.name for c in columns}:
+        # The transform_fn takes only the inputs its outputs need (not, say, unused ids).
+        columns = [c for c in columns if c.name in used]
+        final = trace(preprocessing_fn, columns, results, vocabulary_dir, final=True)
     return Analysis(columns, results, kinds, features, final, rows, passes)

@@ -163,7 +163,9 @@ def var(
     return mean_and_var(x, reduce_instance_dims, name, output_dtype)[1]
 
 
-def min_and_max(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> tuple[Any, Any]:
+def min_and_max(
+    x: Any, reduce_instance_dims: bool = True, name: str | None = None
+) -> tuple[Any, Any]:
     """Minimum and maximum of ``x`` in one analyzer (NaN ignored)."""
     tf = _tf()
     _check_numeric(x, "min/max")
@@ -172,28 +174,34 @@ def min_and_max(x: Any, reduce_instance_dims: bool = True, name: str | None = No
     shape = _instance_shape(x, reduce_instance_dims)
     combiner = c.MinMaxCombiner(reduce_instance_dims=reduce_instance_dims)
     result = analyze(
-        "min_and_max", [x], combiner, {"min": (shape, dtype), "max": (shape, dtype)},
-        name=name, source=x,
+        "min_and_max",
+        [x],
+        combiner,
+        {"min": (shape, dtype), "max": (shape, dtype)},
+        name=name,
+        source=x,
     )
     return result["min"], result["max"]
 
 
-def min(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:  # noqa: A001
+def min(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:
     """The minimum of ``x`` (NaN ignored; empty data: +inf for floats, the dtype's max for ints)."""
     return min_and_max(x, reduce_instance_dims, name)[0]
 
 
-def max(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:  # noqa: A001
+def max(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:
     """The maximum of ``x`` (NaN ignored; empty data: -inf for floats, the dtype's min for ints)."""
     return min_and_max(x, reduce_instance_dims, name)[1]
 
 
-def sum(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:  # noqa: A001
+def sum(x: Any, reduce_instance_dims: bool = True, name: str | None = None) -> Any:
     """The sum of ``x``: integers as int64, float16 as float32; empty data gives 0."""
     tf = _tf()
     _check_numeric(x, "sum")
     in_dtype = _values(x).dtype
-    dtype = tf.int64 if in_dtype.is_integer else (tf.float64 if in_dtype == tf.float64 else tf.float32)
+    dtype = (
+        tf.int64 if in_dtype.is_integer else (tf.float64 if in_dtype == tf.float64 else tf.float32)
+    )
     shape = _instance_shape(x, reduce_instance_dims)
     result = analyze("sum", [x], c.SumCombiner(), {"sum": (shape, dtype)}, name=name, source=x)
     return result["sum"]
@@ -332,4 +340,3 @@ def _rank2_width(x: Any, analyzer: str) -> int:
             "Stack features with tf.stack([...], axis=1)."
         )
     return int(shape[1])
-

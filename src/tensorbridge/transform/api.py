@@ -111,8 +111,7 @@ class TransformOutput:
         missing = [c.name for c in self.input_columns if c.name not in names]
         if missing:
             raise SchemaError(
-                f"The data lacks the transform's input column(s) {missing}; it has "
-                f"{sorted(names)}."
+                f"The data lacks the transform's input column(s) {missing}; it has {sorted(names)}."
             )
         selected = data.select([c.name for c in self.input_columns])
         batch_function = TransformBatch(
@@ -143,7 +142,9 @@ def _splits(data: Data, analyze_split: str) -> tuple[Dataset, dict[str, Dataset]
     return data[analyze_split], dict(data)
 
 
-def _metadata(analysis: Analysis, splits: list[str] | None, engine: str, seconds: float) -> dict[str, Any]:
+def _metadata(
+    analysis: Analysis, splits: list[str] | None, engine: str, seconds: float
+) -> dict[str, Any]:
     analyzers: dict[str, Any] = {}
     for key, result in analysis.results.items():
         entry: dict[str, Any] = {"kind": analysis.kinds[key], "features": analysis.features[key]}
@@ -189,7 +190,9 @@ def _run(
     final_dir = Path(output_dir)
     with atomic_directory(final_dir, overwrite=overwrite) as tmp:
         staging = tmp / ".staging"
-        analysis = run_analysis(analyzed, preprocessing_fn, staging, all_data=others, console=console)
+        analysis = run_analysis(
+            analyzed, preprocessing_fn, staging, all_data=others, console=console
+        )
         transform_dir = tmp / TRANSFORM_FN_DIR
         save(analysis.final, transform_dir)
         written: list[str] | None = None
@@ -203,9 +206,11 @@ def _run(
                 target = tmp / TRANSFORMED_DIR / name if name else tmp / TRANSFORMED_DIR
                 began = time.perf_counter()
                 with console.status(f"Transforming {name or 'the data'}..."):
-                    result = split.select([c.name for c in analysis.columns]).map_batches(
-                        batch_function, schema=schema, name="transform_fn"
-                    ).write_parquet(target)
+                    result = (
+                        split.select([c.name for c in analysis.columns])
+                        .map_batches(batch_function, schema=schema, name="transform_fn")
+                        .write_parquet(target)
+                    )
                 console.print(
                     f"[dim]transform:[/dim] {name or 'data'}: {result.num_rows:,} rows in "
                     f"{time.perf_counter() - began:.1f} s"
@@ -264,8 +269,14 @@ def analyze_and_transform(
     >>> out = tbt.analyze_and_transform(taxi.split(), preprocessing_fn, "out/transform")
     """
     return _run(
-        data, preprocessing_fn, output_dir, materialize=True, analyze_split=analyze_split,
-        engine=engine, overwrite=overwrite, console=console,
+        data,
+        preprocessing_fn,
+        output_dir,
+        materialize=True,
+        analyze_split=analyze_split,
+        engine=engine,
+        overwrite=overwrite,
+        console=console,
     )
 
 
@@ -281,8 +292,14 @@ def analyze(
 ) -> TransformOutput:
     """Analyze and freeze ``preprocessing_fn`` without transforming the data."""
     return _run(
-        data, preprocessing_fn, output_dir, materialize=False, analyze_split=analyze_split,
-        engine=engine, overwrite=overwrite, console=console,
+        data,
+        preprocessing_fn,
+        output_dir,
+        materialize=False,
+        analyze_split=analyze_split,
+        engine=engine,
+        overwrite=overwrite,
+        console=console,
     )
 
 

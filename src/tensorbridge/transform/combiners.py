@@ -25,6 +25,7 @@ inputs for one batch, already reduced to the values that are present. Scalar out
 
 from __future__ import annotations
 
+import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -195,7 +196,7 @@ def _rows(array: np.ndarray, reduce_instance_dims: bool, combiner: str) -> np.nd
             f"{combiner} with reduce_instance_dims=False needs a batch axis, got a scalar; "
             "pass arrays of shape [batch, ...]."
         )
-    return array.reshape(array.shape[0], -1)
+    return array.reshape(array.shape[0], math.prod(array.shape[1:]))
 
 
 def _instance_shape(array: np.ndarray, reduce_instance_dims: bool) -> tuple[int, ...]:
@@ -775,7 +776,7 @@ def _token_array(value: Any) -> tuple[pa.Array, str, np.ndarray | None]:
 def _to_token_bytes(distinct: pa.Array, kind: str) -> list[bytes]:
     if kind == "i":
         distinct = distinct.cast(pa.string())
-    return distinct.cast(pa.large_binary()).to_pylist()  # type: ignore[no-any-return]
+    return distinct.cast(pa.large_binary()).to_pylist()
 
 
 class VocabularyCombiner(Combiner):
@@ -925,7 +926,7 @@ _KLL_MAX_K = 65535
 
 def _kll() -> Any:
     try:
-        import datasketches
+        datasketches = importlib.import_module("datasketches")
     except ImportError as exc:  # pragma: no cover - datasketches is a dependency
         from tensorbridge.errors import MissingDependencyError
 

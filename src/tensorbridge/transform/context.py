@@ -50,6 +50,7 @@ class TraceContext:
     module: Any  # the tf.Module that tracks tables and assets
     pending: dict[str, PendingAnalyzer] = field(default_factory=dict)
     input_tensors: dict[str, str] = field(default_factory=dict)  # tensor name -> feature
+    output_tensors: list[Any] = field(default_factory=list)
     _names: dict[str, int] = field(default_factory=dict)
     _tables: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _assets: dict[str, Any] = field(default_factory=dict)

@@ -54,9 +54,7 @@ def tf_dtype_name(field: pa.Field) -> str:
 
 def input_columns(schema: pa.Schema, null_counts: Mapping[str, int]) -> list[InputColumn]:
     """The inputs for a schema: optional where the data has missing values."""
-    return [
-        InputColumn(f.name, tf_dtype_name(f), null_counts.get(f.name, 0) > 0) for f in schema
-    ]
+    return [InputColumn(f.name, tf_dtype_name(f), null_counts.get(f.name, 0) > 0) for f in schema]
 
 
 def tensor_specs(columns: Sequence[InputColumn]) -> dict[str, Any]:

@@ -62,7 +62,9 @@ def fill_missing(x: Any, default_value: Any) -> Any:
         )
         return tf.squeeze(dense, axis=1)
     if isinstance(x, tf.RaggedTensor):
-        return tf.squeeze(x.to_tensor(default_value=tf.constant(default_value, x.dtype), shape=[None, 1]), 1)
+        return tf.squeeze(
+            x.to_tensor(default_value=tf.constant(default_value, x.dtype), shape=[None, 1]), 1
+        )
     return x
 
 
@@ -145,8 +147,10 @@ def apply_vocabulary(
     if num_oov_buckets < 0:
         raise TransformError(f"num_oov_buckets must be >= 0, got {num_oov_buckets}.")
     context = current()
-    values = x.values if isinstance(x, tf.SparseTensor) else (
-        x.flat_values if isinstance(x, tf.RaggedTensor) else x
+    values = (
+        x.values
+        if isinstance(x, tf.SparseTensor)
+        else (x.flat_values if isinstance(x, tf.RaggedTensor) else x)
     )
     key_dtype = tf.string if values.dtype == tf.string else tf.int64
     if isinstance(deferred_vocab_filename_tensor, str):
@@ -254,7 +258,9 @@ def hash_strings(strings: Any, hash_buckets: int, key: Any = None, name: str | N
     )
 
 
-def ngrams(tokens: Any, ngram_range: tuple[int, int], separator: str, name: str | None = None) -> Any:
+def ngrams(
+    tokens: Any, ngram_range: tuple[int, int], separator: str, name: str | None = None
+) -> Any:
     """N-grams of each row of tokens, by start position then length (TF.Transform's order).
 
     ``tokens`` is a 2-D ``tf.SparseTensor`` (or ``tf.RaggedTensor``) of strings; the result
@@ -280,8 +286,9 @@ def ngrams(tokens: Any, ngram_range: tuple[int, int], separator: str, name: str 
     values = tf.concat(pieces, 0)
     owner = tf.concat(owners, 0)
     key = tf.concat(keys, 0)
-    order = tf.argsort(owner * tf.cast(tf.reduce_max(tf.concat([key, [0]], 0)) + 1, tf.int64) + key,
-                       stable=True)
+    order = tf.argsort(
+        owner * tf.cast(tf.reduce_max(tf.concat([key, [0]], 0)) + 1, tf.int64) + key, stable=True
+    )
     result = tf.RaggedTensor.from_value_rowids(
         tf.gather(values, order), tf.gather(owner, order), nrows=ragged.nrows(out_type=tf.int64)
     )
@@ -299,12 +306,15 @@ def bag_of_words(
     unique, first = tf.unique(joined)
     del unique
     keep = tf.math.unsorted_segment_min(
-        tf.range(tf.size(first, out_type=tf.int64)), tf.cast(first, tf.int64),
+        tf.range(tf.size(first, out_type=tf.int64)),
+        tf.cast(first, tf.int64),
         tf.cast(tf.reduce_max(tf.concat([first, [-1]], 0)) + 1, tf.int64),
     )
     kept = tf.sort(keep)
     result = tf.RaggedTensor.from_value_rowids(
-        tf.gather(grams.flat_values, kept), tf.gather(rows, kept), nrows=grams.nrows(out_type=tf.int64)
+        tf.gather(grams.flat_values, kept),
+        tf.gather(rows, kept),
+        nrows=grams.nrows(out_type=tf.int64),
     )
     return result.to_sparse()
 
@@ -327,7 +337,9 @@ def tfidf(x: Any, vocab_size: int, smooth: bool = True, name: str | None = None)
     unique_rows = unique // vocab_size
     unique_terms = unique % vocab_size
     doc_sizes = tf.math.unsorted_segment_sum(tf.ones_like(rows), rows, nrows)
-    term_frequency = tf.cast(counts, tf.float32) / tf.cast(tf.gather(doc_sizes, unique_rows), tf.float32)
+    term_frequency = tf.cast(counts, tf.float32) / tf.cast(
+        tf.gather(doc_sizes, unique_rows), tf.float32
+    )
     df = tf.cast(tf.gather(document_frequency, unique_terms), tf.float32)
     n = tf.cast(num_documents, tf.float32)
     idf = 1.0 + tf.math.log((n + 1.0) / (df + 1.0)) if smooth else 1.0 + tf.math.log(n / df)

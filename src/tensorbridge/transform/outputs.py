@@ -62,7 +62,9 @@ def describe_outputs(outputs: Any) -> list[OutputColumn]:
             "feature name -> tensor, e.g. {'fare_xf': tbt.scale_to_z_score(inputs['fare'])}."
         )
     if not outputs:
-        raise TransformError("preprocessing_fn returned an empty dict; return at least one feature.")
+        raise TransformError(
+            "preprocessing_fn returned an empty dict; return at least one feature."
+        )
     columns = []
     for name, value in outputs.items():
         if not isinstance(name, str):
@@ -87,7 +89,12 @@ def describe_outputs(outputs: Any) -> list[OutputColumn]:
                 f"preprocessing_fn returned {type(value).__name__} for {name!r}; every value "
                 "must be a tf.Tensor, tf.SparseTensor or tf.RaggedTensor."
             )
-        if rank is None or rank == 0 or (kind == "dense" and rank > 2) or (kind == "varlen" and rank != 2):
+        if (
+            rank is None
+            or rank == 0
+            or (kind == "dense" and rank > 2)
+            or (kind == "varlen" and rank != 2)
+        ):
             raise TransformError(
                 f"Output {name!r} has shape {value.shape}, but every output needs the batch "
                 "dimension first: [batch], [batch, k], or a [batch, None] sparse/ragged tensor. "
@@ -116,14 +123,18 @@ def _dense_values(array: np.ndarray, column: OutputColumn) -> pa.Array:
     return pa.array(array.reshape(-1), type=_ARROW_TYPES[column.dtype])
 
 
-def outputs_to_batch(outputs: Mapping[str, Any], columns: list[OutputColumn], rows: int) -> pa.RecordBatch:
+def outputs_to_batch(
+    outputs: Mapping[str, Any], columns: list[OutputColumn], rows: int
+) -> pa.RecordBatch:
     """Turn one batch of transformed tensors into an Arrow record batch."""
     tf = import_optional("tensorflow")
     arrays = []
     for column in columns:
         value = outputs[column.name]
         if column.kind == "varlen":
-            ragged = tf.RaggedTensor.from_sparse(value) if isinstance(value, tf.SparseTensor) else value
+            ragged = (
+                tf.RaggedTensor.from_sparse(value) if isinstance(value, tf.SparseTensor) else value
+            )
             splits = ragged.row_splits.numpy().astype(np.int32)
             flat = _dense_values(ragged.flat_values.numpy(), column)
             array = pa.ListArray.from_arrays(pa.array(splits, pa.int32()), flat)
@@ -132,7 +143,11 @@ def outputs_to_batch(outputs: Mapping[str, Any], columns: list[OutputColumn], ro
             data = value.numpy()
             count = data.shape[0]
             flat = _dense_values(data, column)
-            array = flat if column.width is None else pa.FixedSizeListArray.from_arrays(flat, column.width)
+            array = (
+                flat
+                if column.width is None
+                else pa.FixedSizeListArray.from_arrays(flat, column.width)
+            )
         if count != rows:
             raise TransformError(
                 f"Output {column.name!r} has {count} rows for a batch of {rows} input rows. Every "

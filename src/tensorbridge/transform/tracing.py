@@ -81,6 +81,7 @@ def trace(
                 ) from err
         found["context"] = context
         found["outputs"] = describe_outputs(outputs)
+        context.output_tensors = list(outputs.values())
         if final:
             if context.pending:
                 raise TransformError(f"Analyzers {sorted(context.pending)} have no results yet.")
@@ -126,6 +127,31 @@ def load_function(path: str) -> Any:
         return loaded.transform_fn
 
 
+def run_function(path: str, batch: pa.RecordBatch, columns: Sequence[InputColumn]) -> Any:
+    """Call the function saved at ``path`` on a batch; TF errors become TransformError."""
+    tf = import_optional("tensorflow")
+    inputs = batch_to_inputs(batch, columns)
+    try:
+        return load_function(path)(inputs)
+    except tf.errors.OpError as err:
+        raise TransformError(
+            f"The preprocessing_fn failed on a batch of {batch.num_rows} rows: "
+            f"{_reason(err.message)}. Outputs must keep one row per input row and shapes must "
+            "agree for every batch size."
+        ) from None
+
+
+def _reason(message: str) -> str:
+    """The useful line of a TF runtime error (without TF's stack of definition sites)."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    node = next((ln for ln in reversed(lines) if ln.startswith("[[{{node")), "")
+    reason = next(
+        (ln for ln in reversed(lines) if not ln.startswith(("[[", "File ", "Detected at"))),
+        lines[-1] if lines else message,
+    )
+    return f"{reason} (at {node.strip('[]{} ')})" if node else reason
+
+
 class PhaseAccumulator(Accumulator[dict[str, Any], dict[str, Any]]):
     """One analysis pass: run the phase function on each batch, feed the combiners."""
 
@@ -142,7 +168,7 @@ class PhaseAccumulator(Accumulator[dict[str, Any], dict[str, Any]]):
         """Compute the analyzers' inputs for a batch and add them."""
         if batch.num_rows == 0:
             return acc
-        outputs = load_function(self.path)(batch_to_inputs(batch, self.columns))
+        outputs = run_function(self.path, batch, self.columns)
         for key, combiner in self.combiners.items():
             acc[key] = combiner.add_input(acc[key], [t.numpy() for t in outputs[key]])
         return acc
@@ -169,5 +195,5 @@ class TransformBatch:
         """The transformed features of one batch."""
         if batch.num_rows == 0:
             return pa.RecordBatch.from_pylist([], schema=output_schema(self.outputs))
-        outputs = load_function(self.path)(batch_to_inputs(batch, self.columns))
+        outputs = run_function(self.path, batch, self.columns)
         return outputs_to_batch(outputs, self.outputs, batch.num_rows)

@@ -9,7 +9,7 @@ subprocess; wall time and the peak RSS of its whole process tree are measured fr
 outside. Then the results are compared: z-score constants, vocabularies, bucket
 assignment of every row, label positives.
 
-    uv run python benchmarks/bench_transform.py [--rows 1000000] [--skip-spark] [--tft-mode in_memory]
+    uv run python benchmarks/bench_transform.py [--rows N] [--skip-spark] [--tft-mode in_memory]
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def main() -> None:
     tft = next((m for n, m in results.items() if n.startswith("TF.Transform")), None)
     if tft is not None:
         print(
-            f"\nratio: tensorbridge local is {tft.wall_seconds / base.wall_seconds:.1f}x faster than "
-            f"TF.Transform, with {base.peak_rss_mb / tft.peak_rss_mb:.2f}x its peak memory"
+            f"\nratio: tensorbridge local is {tft.wall_seconds / base.wall_seconds:.1f}x faster "
+            f"than TF.Transform, with {base.peak_rss_mb / tft.peak_rss_mb:.2f}x its peak memory"
         )
         for line in agreement(csv, base.result, tft.result):
             print("  " + line)

@@ -108,3 +108,34 @@ def test_errors_exit_1_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_engines_lists_local() -> None:
     output = run("engines").output
     assert "local" in output and "spark" in output
+
+
+def test_types_with_brackets_and_csv_options(tmp_path: Path) -> None:
+    data = tmp_path / "t.csv"
+    data.write_text("when;zip;fare\n2024-01-02 03:04:05;02139;N/A\n")
+    result = run(
+        "inspect",
+        str(data),
+        "--delimiter",
+        ";",
+        "--schema",
+        "zip=string",
+        "--na-value",
+        "N/A",
+        "--json",
+    )
+    payload = json.loads(result.output)
+    types = {c["name"]: c["type"] for c in payload["columns"]}
+    assert types == {"when": "timestamp[us]", "zip": "string", "fare": "string"}
+    assert {c["name"]: c["missing"] for c in payload["columns"]}["fare"] == 1
+    table = run("inspect", str(data), "--delimiter", ";").output
+    assert "timestamp[us]" in table
+    assert "02139" in run("head", str(data), "--delimiter", ";", "--schema", "zip=string").output
+
+
+def test_error_messages_keep_brackets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "t.csv"
+    data.write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit):
+        main(["inspect", str(data), "--schema", "c=int64"])
+    assert "['c']" in capsys.readouterr().err

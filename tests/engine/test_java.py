@@ -49,6 +49,14 @@ def test_java_21_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert find_java().major == 21
 
 
+def test_java_home_without_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(
+        JavaNotFoundError, match=r"JAVA_HOME=.*nowhere has no bin/java.*or unset it"
+    ):
+        find_java()
+
+
 def test_missing_java_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -262,3 +262,34 @@ def test_inference_spans_files_when_the_first_is_short(tmp_path: Path) -> None:
 
 def test_inference_paths_agree(taxi_csv: Path) -> None:
     assert tb.read_csv(taxi_csv).schema.equals(tb.read_csv(taxi_csv, infer_rows=None).schema)
+
+
+def test_temporal_inference_edge_cases(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "clock,utc,offset,day,flag\n"
+        "10:30:00,2024-01-01T10:00:00Z,2024-01-01 10:00:00+01:00,2024-01-02,tRuE\n",
+    )
+    for infer_rows in (100, None):
+        ds = tb.read_csv(path, infer_rows=infer_rows)
+        types = {f.name: str(f.type) for f in ds.schema}
+        assert types["clock"] == "string"  # times of day stay text
+        assert types["utc"] == "timestamp[us, tz=UTC]"
+        assert types["offset"] == "timestamp[us, tz=UTC]"
+        assert types["day"] == "timestamp[us]"
+        assert types["flag"] == "string"  # only true/True/TRUE and false/False/FALSE are bools
+        row = ds.to_table().to_pylist()[0]
+        assert row["offset"].hour == 9  # 10:00 at +01:00 is 09:00 UTC
+
+
+def test_the_first_bad_row_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b\n1,2\n3\n4,x\n")
+    with pytest.raises(BadInputError, match=r"line 3: expected 2 fields but found 1"):
+        tb.read_csv(path, schema={"b": "int64"}).to_table()
+
+
+def test_skip_mode_bools_match_the_strict_reader(tmp_path: Path) -> None:
+    path = write(tmp_path, "f\ntrue\nFALSE\ntRuE\n\n")
+    strict = tb.read_csv(path, schema={"f": "bool"}, on_bad_rows="skip")
+    assert strict.to_table().column("f").to_pylist() == [True, False]
+    assert strict.bad_rows.count == 1

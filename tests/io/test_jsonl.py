@@ -78,5 +78,32 @@ def test_mixed_kinds_ask_for_a_declared_type(tmp_path: Path) -> None:
     path = write(tmp_path, '{"a": 1}\n{"a": "x"}\n', "m.jsonl")
     with pytest.raises(BadInputError, match=r"line 2, field 'a'"):
         tb.read_json(path, schema={"a": "int64"})
-    with pytest.raises(BadInputError, match="declare its type with schema"):
+    with pytest.raises(BadInputError, match="Declare it with schema"):
         tb.read_json(path, on_bad_rows="skip")
+
+
+def test_dates_timestamps_and_field_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '{"when": "2024-01-02 03:04:05", "d": "2024-01-02", "n": 1}\n', "t.jsonl"
+    )
+    ds = tb.read_json(path, schema={"d": "date32"})
+    assert ds.schema.names == ["when", "d", "n"]  # the order of the file, declared or not
+    assert ds.schema.field("when").type == pa.timestamp("us")
+    assert ds.schema.field("d").type == pa.date32()
+    row = ds.to_table().to_pylist()[0]
+    assert str(row["d"]) == "2024-01-02" and row["when"].hour == 3
+
+
+def test_kind_conflict_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"a": 1}\n{"a": 2}\n{"a": "three"}\n', "k.jsonl")
+    with pytest.raises(
+        BadInputError, match=r"line 3, field 'a': a string where earlier lines hold a number"
+    ):
+        tb.read_json(path, on_bad_rows="skip")
+
+
+def test_skip_reason_names_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"a": 1}\n{"a": "x"}\n', "f.jsonl")
+    ds = tb.read_json(path, schema={"a": "int64"}, on_bad_rows="skip")
+    ds.to_table()
+    assert ds.bad_rows.examples[0].reason.startswith("field 'a': 'x' is not a valid int64")

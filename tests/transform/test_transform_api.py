@@ -79,7 +79,8 @@ import json, sys
 import tensorflow as tf
 assert "tensorbridge" not in sys.modules
 fn = tf.saved_model.load({str(output.transform_fn_dir)!r})
-result = fn({{"fare": tf.constant([5.0, 10.0, 30.0]), "kind": tf.constant(["cash", "card", "taxi"])}})
+raw = {{"fare": tf.constant([5.0, 10.0, 30.0]), "kind": tf.constant(["cash", "card", "taxi"])}}
+result = fn(raw)
 print(json.dumps({{k: v.numpy().tolist() for k, v in result.items()}}))
 """
     done = subprocess.run(

@@ -218,7 +218,9 @@ def read_header(path):
         return next(csv.reader(f))
 
 
-def build_and_run_pipeline(input_csv, output_dir, num_workers, running_mode, compression):
+def build_and_run_pipeline(
+    input_csv, output_dir, num_workers, running_mode, compression, deep_copy
+):
     column_names = read_header(input_csv)
     missing = set(RAW_FEATURE_SPEC) - set(column_names)
     if missing:
@@ -235,7 +237,11 @@ def build_and_run_pipeline(input_csv, output_dir, num_workers, running_mode, com
 
     t_construct = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
-    with tft_beam.Context(temp_dir=tmp_dir):
+    # use_deep_copy_optimization=True is what TFX's Transform component sets: the source
+    # is re-read for the transform phase instead of the raw PCollection being
+    # materialized and fed to it.  It also avoids a Beam bug seen here (Beam 2.77): with
+    # direct_num_workers > 1 and WITHOUT it, the transform phase silently dropped rows.
+    with tft_beam.Context(temp_dir=tmp_dir, use_deep_copy_optimization=deep_copy):
         csv_tfxio = tfxio.CsvTFXIO(
             file_pattern=input_csv,
             column_names=column_names,
@@ -516,6 +522,17 @@ def read_back_transformed(output_dir, tft_output, first_n):
     }, head
 
 
+def count_csv_records(path):
+    n = 0
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for row in reader:
+            if row:
+                n += 1
+    return n
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("input_csv")
@@ -538,6 +555,13 @@ def main(argv=None):
         choices=["none", "gzip"],
         help="TFRecord compression of the transformed data (default none)",
     )
+    ap.add_argument(
+        "--no-deep-copy",
+        dest="deep_copy",
+        action="store_false",
+        help="tft_beam.Context(use_deep_copy_optimization=False) (TFT's default; TFX uses "
+        "True). Without it, multi-worker DirectRunner modes lost rows (Beam 2.77).",
+    )
     ap.add_argument("--first-rows", type=int, default=50)
     args = ap.parse_args(argv)
 
@@ -552,7 +576,7 @@ def main(argv=None):
 
     sampler = TreeRssSampler().start()
     timings = build_and_run_pipeline(
-        input_csv, output_dir, args.direct_num_workers, mode, args.compression
+        input_csv, output_dir, args.direct_num_workers, mode, args.compression, args.deep_copy
     )
     tree_peak = sampler.stop()
     rss_self = _maxrss_mb(resource.RUSAGE_SELF)
@@ -576,6 +600,7 @@ def main(argv=None):
     buckets = bucket_boundaries(probe)
     confirm_with_graph(zs, buckets, output_dir)
     readback, written_head = read_back_transformed(output_dir, tft_output, args.first_rows)
+    input_rows = count_csv_records(input_csv)
 
     cols, n_first = first_rows(input_csv, args.first_rows)
     head = probe.transform(cols, n_first)
@@ -605,6 +630,7 @@ def main(argv=None):
             "name": "DirectRunner",
             "direct_running_mode": mode,
             "direct_num_workers": args.direct_num_workers,
+            "use_deep_copy_optimization": args.deep_copy,
         },
         "output_format": "tfrecord(tf.Example)" + ("+gzip" if args.compression == "gzip" else ""),
         "wall_seconds": timings["wall_seconds"],
@@ -616,6 +642,8 @@ def main(argv=None):
         "peak_rss_mb": max(rss_self, rss_children),
         "peak_rss_tree_sampled_mb": tree_peak,
         "num_rows": readback["num_rows"],
+        "input_rows": input_rows,
+        "row_count_ok": readback["num_rows"] == input_rows,
         "label_positives": readback["label_positives"],
         "z_score": zs,
         "vocabularies": vocabs,
@@ -648,7 +676,7 @@ def main(argv=None):
         json.dump(results, f, indent=1)
 
     # ---- summary ----
-    print(f"rows={results['num_rows']} label_positives={results['label_positives']}")
+    print(f"rows={results['num_rows']} (input {input_rows}) label_positives={results['label_positives']}")
     print(
         f"wall_seconds={results['wall_seconds']:.2f} total={results['wall_seconds_total']:.2f} "
         f"peak_rss_mb={results['peak_rss_mb']:.0f} (self {rss_self:.0f}, children "
@@ -661,6 +689,13 @@ def main(argv=None):
     for k, v in buckets.items():
         print(f"buckets {k}: {v['boundaries']}")
     print(f"wrote {path}")
+    if readback["num_rows"] != input_rows:
+        print(
+            f"ERROR: transformed output has {readback['num_rows']} rows but the input has "
+            f"{input_rows}; results are not valid",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

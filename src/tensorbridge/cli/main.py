@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tensorbridge import __version__
@@ -20,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
+_INPUT_KEYS = ("fmt", "engine", "on_bad_rows", "delimiter", "na_values", "schema")
 _format_option = click.option(
     "--format",
     "fmt",
@@ -42,9 +45,41 @@ _bad_rows_option = click.option(
 )
 
 
+_csv_options = [
+    click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter."),
+    click.option(
+        "--na-value",
+        "na_values",
+        multiple=True,
+        metavar="TEXT",
+        help="A CSV cell text that means missing (repeatable; empty cells always do).",
+    ),
+    click.option(
+        "--schema",
+        multiple=True,
+        metavar="COLUMN=TYPE",
+        help="Declare a column's type, e.g. --schema fare=float64 (repeatable).",
+    ),
+]
+
+
+def input_options(command: F) -> F:
+    """Add the options that say how to read DATA; the command gets them as ``source``."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        source = {key: kwargs.pop(key) for key in _INPUT_KEYS}
+        return command(source=source, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed([_format_option, _engine_option, _bad_rows_option, *_csv_options]):
+        decorated = option(decorated)
+    return decorated
+
+
 def _print_bad_rows(report: Any) -> None:
     if report.count:
-        errors.print(f"[yellow]{report.summary()}[/yellow]")
+        errors.print(f"[yellow]{escape(report.summary())}[/yellow]")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,19 +93,15 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("data")
-@_format_option
-@_engine_option
-@_bad_rows_option
+@input_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def inspect(
-    data: str, fmt: str | None, engine: str | None, on_bad_rows: str, as_json: bool
-) -> None:
+def inspect(data: str, source: dict[str, Any], as_json: bool) -> None:
     """Show the inferred schema, row count and missing values of DATA."""
     from tensorbridge.engine.accumulators import NullCounts
 
-    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    ds = open_dataset(data, **source)
     started = time.perf_counter()
-    with console.status(f"Reading {ds.source.describe()}..."):
+    with console.status(escape(f"Reading {ds.source.describe()}...")):
         counts = ds.aggregate(NullCounts())
     seconds = time.perf_counter() - started
     rows = counts.pop("")
@@ -86,7 +117,7 @@ def inspect(
         }
         click.echo(json.dumps(payload, indent=2))
         return
-    table = Table(title=f"{ds.source.describe()}: {rows:,} rows", title_justify="left")
+    table = Table(title=escape(f"{ds.source.describe()}: {rows:,} rows"), title_justify="left")
     table.add_column("column")
     table.add_column("type")
     table.add_column("missing", justify="right")
@@ -94,7 +125,7 @@ def inspect(
     for field in ds.schema:
         missing = counts.get(field.name, 0)
         share = f"{100 * missing / rows:.1f}" if rows else "-"
-        table.add_row(field.name, str(field.type), f"{missing:,}", share)
+        table.add_row(escape(field.name), escape(str(field.type)), f"{missing:,}", share)
     console.print(table)
     console.print(f"Read in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s).")
     _print_bad_rows(ds.bad_rows)
@@ -103,10 +134,10 @@ def inspect(
 @cli.command()
 @click.argument("data")
 @click.option("-n", "--rows", default=5, show_default=True, help="How many rows.")
-@_format_option
-def head(data: str, rows: int, fmt: str | None) -> None:
+@input_options
+def head(data: str, rows: int, source: dict[str, Any]) -> None:
     """Print the first rows of DATA."""
-    ds = open_dataset(data, fmt=fmt, engine="local")
+    ds = open_dataset(data, **source)
     first = ds.head(rows)
     records = first.to_pylist()
     table = Table()
@@ -116,13 +147,13 @@ def head(data: str, rows: int, fmt: str | None) -> None:
         for i in range(len(records)):
             table.add_column(f"row {i + 1}", overflow="fold")
         for field in first.schema:
-            cells = ["" if r[field.name] is None else str(r[field.name]) for r in records]
-            table.add_row(field.name, str(field.type), *cells)
+            cells = ["" if r[field.name] is None else escape(str(r[field.name])) for r in records]
+            table.add_row(escape(field.name), escape(str(field.type)), *cells)
     else:
         for name in first.column_names:
             table.add_column(name, overflow="fold")
         for record in records:
-            table.add_row(*["" if v is None else str(v) for v in record.values()])
+            table.add_row(*["" if v is None else escape(str(v)) for v in record.values()])
     console.print(table)
 
 
@@ -154,24 +185,20 @@ def _parse_ratios(ratios: tuple[str, ...]) -> dict[str, float] | None:
 @click.option(
     "--key", default=None, help="Column whose value decides the split (default: whole row)."
 )
-@_format_option
-@_engine_option
-@_bad_rows_option
+@input_options
 @click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
 def split(
     data: str,
     output: str,
     ratios: tuple[str, ...],
     key: str | None,
-    fmt: str | None,
-    engine: str | None,
-    on_bad_rows: str,
+    source: dict[str, Any],
     overwrite: bool,
 ) -> None:
     """Split DATA by a deterministic hash and write OUTPUT/<split>/ as Parquet."""
-    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    ds = open_dataset(data, **source)
     parts = ds.split(_parse_ratios(ratios), key=key)
-    table = Table(title=f"Splits of {ds.source.describe()}", title_justify="left")
+    table = Table(title=escape(f"Splits of {ds.source.describe()}"), title_justify="left")
     for column in ("split", "rows", "files", "MB", "path"):
         table.add_column(column, justify="right" if column in ("rows", "files", "MB") else "left")
     started = time.perf_counter()
@@ -196,28 +223,29 @@ def split(
 @cli.command()
 @click.argument("data")
 @click.argument("output")
-@_format_option
-@_engine_option
-@_bad_rows_option
+@input_options
 @click.option(
     "--rows-per-file", default=1_048_576, show_default=True, help="Rows per Parquet shard."
 )
-@click.option("--row-group-size", default=131_072, show_default=True, help="Rows per row group.")
+@click.option(
+    "--row-group-size",
+    type=int,
+    default=None,
+    help="Rows per row group [default: 131072, or --rows-per-file if smaller].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 def convert(
     data: str,
     output: str,
-    fmt: str | None,
-    engine: str | None,
-    on_bad_rows: str,
+    source: dict[str, Any],
     rows_per_file: int,
-    row_group_size: int,
+    row_group_size: int | None,
     overwrite: bool,
 ) -> None:
     """Convert DATA to a sharded Parquet directory OUTPUT (written atomically)."""
-    ds = open_dataset(data, fmt=fmt, engine=engine, on_bad_rows=on_bad_rows)
+    ds = open_dataset(data, **source)
     started = time.perf_counter()
-    with console.status(f"Converting {ds.source.describe()}..."):
+    with console.status(escape(f"Converting {ds.source.describe()}...")):
         result = ds.write_parquet(
             output, rows_per_file=rows_per_file, row_group_size=row_group_size, overwrite=overwrite
         )
@@ -250,7 +278,7 @@ def engines() -> None:
     except ImportError:
         table.add_row("spark", "no", "PySpark is not installed: pip install 'tensorbridge[spark]'")
     except TensorbridgeError as err:
-        table.add_row("spark", "no", str(err))
+        table.add_row("spark", "no", escape(str(err)))
     console.print(table)
 
 
@@ -267,5 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except TensorbridgeError as err:
-        errors.print(f"[bold red]error:[/bold red] {type(err).__name__}: {err}", highlight=False)
+        errors.print(
+            f"[bold red]error:[/bold red] {type(err).__name__}: {escape(str(err))}", highlight=False
+        )
         sys.exit(1)

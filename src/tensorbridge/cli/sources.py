@@ -37,13 +37,45 @@ def detect_format(path: str) -> str:
     )
 
 
+def parse_schema(items: tuple[str, ...]) -> dict[str, str] | None:
+    """``("fare=float64", "zip=string")`` -> ``{"fare": "float64", "zip": "string"}``."""
+    if not items:
+        return None
+    schema: dict[str, str] = {}
+    for item in items:
+        name, sep, type_name = item.partition("=")
+        if not sep or not name or not type_name:
+            raise ConfigError(f"--schema {item!r} is not COLUMN=TYPE (e.g. --schema fare=float64).")
+        schema[name.strip()] = type_name.strip()
+    return schema
+
+
 def open_dataset(
-    path: str, *, fmt: str | None, engine: str | None, on_bad_rows: str = "raise"
+    path: str,
+    *,
+    fmt: str | None,
+    engine: str | None,
+    on_bad_rows: str = "raise",
+    delimiter: str = ",",
+    na_values: tuple[str, ...] = (),
+    schema: tuple[str, ...] = (),
 ) -> Dataset:
-    """A dataset for a CLI path argument."""
+    """A dataset for a CLI path argument (CSV options apply to CSV input only)."""
     kind = fmt or detect_format(path)
     if kind == "csv":
-        return read_csv(path, engine=engine, on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+        return read_csv(
+            path,
+            engine=engine,
+            on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+            delimiter=delimiter,
+            na_values=na_values,
+            schema=parse_schema(schema),
+        )
     if kind == "json":
-        return read_json(path, engine=engine, on_bad_rows=on_bad_rows)  # type: ignore[arg-type]
+        return read_json(
+            path,
+            engine=engine,
+            on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+            schema=parse_schema(schema),
+        )
     return read_parquet(path, engine=engine)

@@ -36,11 +36,18 @@ def find_java() -> JavaInfo:
         When no Java is found, it does not run, or it is older than Java 17.
     """
     home = os.environ.get("JAVA_HOME")
-    candidate = os.path.join(home, "bin", "java") if home else None
-    executable = candidate if candidate and os.path.exists(candidate) else shutil.which("java")
+    executable: str | None
+    if home:
+        executable = os.path.join(home, "bin", "java")
+        if not os.path.exists(os.path.join(home, "bin", "java")):  # Spark would use it anyway
+            raise JavaNotFoundError(
+                f"JAVA_HOME={home} has no bin/java, and Spark starts Java from JAVA_HOME. "
+                f"Point JAVA_HOME at a Java 17+ installation, or unset it. {INSTALL_HINT}"
+            )
+    else:
+        executable = shutil.which("java")
     if executable is None:
-        where = f" (JAVA_HOME={home} has no bin/java)" if home else ""
-        raise JavaNotFoundError(f"Spark needs Java, and none was found{where}. {INSTALL_HINT}")
+        raise JavaNotFoundError(f"Spark needs Java, and none was found. {INSTALL_HINT}")
     try:
         result = subprocess.run(
             [executable, "-version"], capture_output=True, text=True, timeout=30, check=False

@@ -143,25 +143,40 @@ class LocalEngine(Engine):
 def _ordered_parallel(
     producers: list[Callable[[], Iterator[T]]], workers: int, queue_size: int
 ) -> Iterator[T]:
-    """Run producers in a pool; yield their items in producer order (bounded queues)."""
+    """Run producers in a pool; yield their items in producer order (bounded queues).
+
+    Every hand-over waits with a timeout and checks ``stop``, so when the consumer stops
+    early (``head``, a ``break``, an error) each worker finishes its current item and
+    exits: nothing blocks on a full queue that nobody reads.
+    """
     queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=queue_size) for _ in producers]
     stop = threading.Event()
 
+    def hand_over(out: queue.Queue[Any], item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run(index: int) -> None:
+        if stop.is_set():
+            return
         out = queues[index]
+        items = producers[index]()
         try:
-            for item in producers[index]():
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for item in items:
+                if not hand_over(out, item):
                     return
-            out.put(_DONE)
+            hand_over(out, _DONE)
         except BaseException as err:  # handed to the consumer, re-raised there
-            out.put(err)
+            hand_over(out, err)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     pool = ThreadPoolExecutor(workers, "tensorbridge")
     try:

@@ -140,9 +140,14 @@ class SparkEngine(Engine):
     # -- session ---------------------------------------------------------------------
     @property
     def session(self) -> Any:
-        """The SparkSession (created on first use)."""
+        """The SparkSession (created on first use, or the one already active).
+
+        When a session is already active it is used as is: ``master`` then reports its
+        master, and ``config`` does not apply.
+        """
         if self._session is None:
             self._session = get_or_create_session(self.master, self.config)
+            self.master = self._session.sparkContext.master
         return self._session
 
     # -- DataFrames ------------------------------------------------------------------
@@ -326,14 +331,43 @@ _REMOTE_ERROR = re.compile(
 )
 
 
+_LOCATION = re.compile(
+    r"^(?P<path>.+?), line (?P<line>\d+)(?:, (?:column|field) '(?P<column>[^']+)')?:"
+)
+_PYTHON_ERROR = re.compile(
+    r"^(?P<kind>[A-Za-z_][\w.]*(?:Error|Exception|Exit)): (?P<message>.*)$", re.M
+)
+
+
 def _translate(err: Exception) -> Exception:
-    """Turn an executor-side tensorbridge error back into the same exception type."""
+    """Turn an executor-side error back into what the local engine would have raised.
+
+    tensorbridge errors come back as the same type, with file, line and column; other
+    Python errors become an EngineError that names the exception and its message.
+    """
     import tensorbridge.errors as errors
 
-    matches = list(_REMOTE_ERROR.finditer(str(err)))
+    text = str(err)
+    matches = list(_REMOTE_ERROR.finditer(text))
     if matches:
         match = matches[-1]
         kind = getattr(errors, match["kind"], None)
+        message = match["message"].strip()
+        if kind is errors.BadInputError:
+            where = _LOCATION.match(message)
+            if where is not None:
+                line = int(where["line"])
+                return errors.BadInputError(
+                    message, path=where["path"], line=line, column=where["column"]
+                )
+            return errors.BadInputError(message)
         if isinstance(kind, type) and issubclass(kind, TensorbridgeError):
-            return kind(match["message"].strip())
-    return EngineError(f"Spark job failed: {err}")
+            return kind(message)
+    python_errors = [m for m in _PYTHON_ERROR.finditer(text) if "py4j" not in m["kind"].lower()]
+    if python_errors:
+        last = python_errors[-1]
+        return EngineError(
+            f"{last['kind']}: {last['message'].strip()} (raised on a Spark executor; the "
+            "full Python traceback is in the executor log)"
+        )
+    return EngineError(f"Spark job failed: {text}")

@@ -45,12 +45,14 @@ class BadRowReport:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, rows: list[BadRow], *, extra: int = 0) -> None:
-        """Record skipped rows (``extra`` counts skipped rows without an example)."""
+        """Record skipped rows (``extra`` counts skipped rows without an example).
+
+        The examples kept are the first ones in (file, line) order, whichever thread
+        or executor reported them first.
+        """
         with self._lock:
             self.count += len(rows) + extra
-            room = _MAX_EXAMPLES - len(self.examples)
-            if room > 0:
-                self.examples.extend(rows[:room])
+            self.examples = sorted([*self.examples, *rows], key=_sort_key)[:_MAX_EXAMPLES]
 
     def merge(self, other: BadRowReport) -> None:
         """Add the counts and examples of another report."""
@@ -78,7 +80,7 @@ class BadRowReport:
         if not self.count:
             return "No bad rows."
         lines = [f"Skipped {self.count} bad row(s); first ones:"]
-        lines += [f"  {row}" for row in sorted(self.examples, key=_sort_key)]
+        lines += [f"  {row}" for row in self.examples]
         return "\n".join(lines)
 
 

@@ -121,8 +121,10 @@ def _widen(first: pa.DataType, second: pa.DataType) -> pa.DataType:
 
 def _normalize_inferred(type_: pa.DataType) -> pa.DataType:
     """Our inference rules on top of pyarrow's: see :func:`infer_column_type`."""
-    if pa.types.is_null(type_) or pa.types.is_binary(type_):
-        return pa.string()
+    if pa.types.is_null(type_) or pa.types.is_binary(type_) or pa.types.is_time(type_):
+        return pa.string()  # times of day stay text
+    if pa.types.is_timestamp(type_) and type_.tz is not None:
+        return pa.timestamp("us", tz="UTC")  # zone offsets: instants in UTC
     if pa.types.is_temporal(type_):
         return pa.timestamp("us")
     return type_
@@ -179,9 +181,10 @@ def _check_header(names: list[str], path: str) -> None:
 def infer_column_type(values: pa.ChunkedArray | pa.Array) -> pa.DataType:
     """Infer the Arrow type of a column of CSV text.
 
-    Tries int64, float64, bool (``true``/``false`` in any common case) and ISO-8601
-    timestamps, in that order, and falls back to string. A column with no values at all
-    is a string column.
+    Tries int64, float64, bool (``true``/``false``, ``True``/``False``, ``TRUE``/``FALSE``)
+    and ISO-8601 dates and timestamps (``timestamp[us]``; with a zone offset
+    ``timestamp[us, tz=UTC]``), in that order, and falls back to string. A column with
+    no values at all is a string column; so are times of day.
     """
     present = pc.drop_null(values)
     if len(present) == 0:
@@ -192,15 +195,15 @@ def infer_column_type(values: pa.ChunkedArray | pa.Array) -> pa.DataType:
             return candidate
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    lowered = pc.utf8_lower(present)
-    if pc.all(pc.is_in(lowered, value_set=pa.array(["true", "false"]))).as_py():
+    if pc.all(pc.is_in(present, value_set=pa.array(_TRUE_VALUES + _FALSE_VALUES))).as_py():
         return pa.bool_()
     if pc.all(pc.match_substring_regex(present, r"^\d{4}-\d{2}-\d{2}")).as_py():
-        try:
-            pc.cast(present, pa.timestamp("us"))
-            return pa.timestamp("us")
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+        for candidate in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+            try:
+                pc.cast(present, candidate)
+                return candidate
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
     return pa.string()
 
 
@@ -493,7 +496,9 @@ class CsvSource(Source):
         line = None
         for ln, _, fields in _scan_records(path, self.fmt):
             if len(fields) != width:
-                continue
+                # A malformed row comes before the bad value: report the first problem.
+                text = self.fmt.delimiter.join(fields)
+                return self._shape_error(path, (None, width, len(fields), text))
             cell = fields[position]
             if (is_utf8 and _has_bad_utf8(cell)) or (not is_utf8 and cell == value):
                 line = ln
@@ -522,10 +527,11 @@ class CsvSource(Source):
     def _type_origin(self, name: str) -> str:
         if name in self.declared:
             return "The type was declared in schema=."
-        rows = "all rows" if self.infer_rows is None else f"the first {self.infer_rows} rows"
+        if self.infer_rows is None:
+            return "The type was inferred from all rows."
         return (
-            f"The type was inferred from {rows} (raise infer_rows=, or None for all rows, "
-            "to look further)."
+            f"The type was inferred from the first {self.infer_rows} rows (raise "
+            "infer_rows=, or pass None for all rows, to look further)."
         )
 
 
@@ -546,14 +552,12 @@ def _cast(column: pa.Array, target: pa.DataType) -> pa.Array:
     text = column.cast(pa.string())  # validates UTF-8
     if pa.types.is_string(target) or pa.types.is_large_string(target):
         return text.cast(target)
-    if pa.types.is_boolean(target):
-        lowered = pc.utf8_lower(text)
-        ok = pc.or_kleene(
-            pc.is_null(text), pc.is_in(lowered, value_set=pa.array(["true", "false"]))
-        )
-        if not pc.all(ok).as_py():
+    if pa.types.is_boolean(target):  # the same spellings the strict reader accepts
+        known = pc.is_in(text, value_set=pa.array(_TRUE_VALUES + _FALSE_VALUES))
+        if not pc.all(pc.or_kleene(pc.is_null(text), known)).as_py():
             raise pa.ArrowInvalid("not a bool")
-        return pc.equal(lowered, "true")
+        is_true = pc.is_in(text, value_set=pa.array(_TRUE_VALUES))
+        return pc.if_else(pc.is_null(text), pa.scalar(None, pa.bool_()), is_true)
     return pc.cast(text, target)
 
 

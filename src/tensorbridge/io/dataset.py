@@ -151,12 +151,18 @@ class Dataset:
         if schema is None:
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
             try:
-                schema = BatchTransform(function, self.schema, label).function(empty).schema
+                result = function(empty)
             except Exception as err:
                 raise ConfigError(
                     f"Could not find the output schema of {label!r} by calling it on an empty "
                     f"batch ({type(err).__name__}: {err}). Pass schema= explicitly."
                 ) from err
+            if not isinstance(result, pa.RecordBatch | pa.Table):
+                raise ConfigError(
+                    f"The batch function {label!r} returned {type(result).__name__}; it must "
+                    "return a pyarrow.RecordBatch."
+                )
+            schema = result.schema
         return self._extend(BatchTransform(function, schema, label))
 
     def select(self, columns: Sequence[str]) -> Dataset:
@@ -246,17 +252,20 @@ class Dataset:
         path: PathLike,
         *,
         rows_per_file: int = DEFAULT_ROWS_PER_FILE,
-        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        row_group_size: int | None = None,
         overwrite: bool = False,
     ) -> ParquetWriteResult:
         """Write the data as a directory of Parquet shards, atomically.
 
         Shards are named ``part-<fragment>-<shard>.parquet`` and hold at most
-        ``rows_per_file`` rows in row groups of ``row_group_size`` rows. The directory
+        ``rows_per_file`` rows (default 1,048,576) in row groups of ``row_group_size``
+        rows (default 131,072, or ``rows_per_file`` when that is smaller). The directory
         is written under a temporary name and renamed when complete, so a crash never
         leaves a half-written data set at ``path``. A ``_tensorbridge_dataset.json``
         manifest lists the files and row counts.
         """
+        if row_group_size is None:
+            row_group_size = min(DEFAULT_ROW_GROUP_SIZE, rows_per_file)
         check_write_options(rows_per_file, row_group_size)
         self._source.bad_rows.reset()
         return self.engine.write_parquet(

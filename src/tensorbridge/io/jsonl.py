@@ -43,15 +43,62 @@ def _chunks(path: str, size: int) -> Iterator[tuple[list[int], list[bytes]]]:
 
 
 def _parse(lines: list[bytes], schema: pa.Schema, *, infer_others: bool = False) -> pa.Table:
+    """Parse JSON lines with pyarrow; dates and timestamps are parsed as text, then cast."""
+    as_text = pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_temporal(f.type) else f for f in schema]
+    )
     options = pajson.ParseOptions(
-        explicit_schema=schema if len(schema) else None,
+        explicit_schema=as_text if len(as_text) else None,
         unexpected_field_behavior="infer" if infer_others else "error",
     )
-    return pajson.read_json(
+    table = pajson.read_json(
         io.BytesIO(b"".join(lines)),
         read_options=pajson.ReadOptions(use_threads=False, block_size=1 << 26),
         parse_options=options,
     )
+    temporal = {f.name: f.type for f in schema if pa.types.is_temporal(f.type)}
+    for name, type_ in temporal.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(type_))
+    return table
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _first_kind_conflict(
+    numbers: list[int], lines: list[bytes]
+) -> tuple[int, str, str, str] | None:
+    """(line, field, kind seen first, kind now) for the first field that changes kind."""
+    first: dict[str, str] = {}
+    for number, line in zip(numbers, lines, strict=False):
+        record = json.loads(line)
+        for key, value in record.items():
+            if value is None:
+                continue
+            kind = _kind(value)
+            seen = first.setdefault(key, kind)
+            if seen != kind:
+                return number, key, seen, kind
+    return None
+
+
+def _normalize_inferred(type_: pa.DataType) -> pa.DataType:
+    """CSV's inference rules: always-null fields are strings, timestamps microseconds."""
+    if pa.types.is_null(type_):
+        return pa.string()
+    if pa.types.is_timestamp(type_) or pa.types.is_date(type_):
+        return pa.timestamp("us", tz=getattr(type_, "tz", None))
+    return type_
 
 
 def _is_text_like(type_: pa.DataType) -> bool:
@@ -126,6 +173,21 @@ def _line_problem(
     return None
 
 
+def _first_seen_order(lines: list[bytes], names: list[str]) -> dict[str, int]:
+    """Position of each field in the order the records first mention it."""
+    order: dict[str, int] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue  # a bad line (skipped when read with on_bad_rows="skip")
+        for key in record if isinstance(record, dict) else ():
+            order.setdefault(key, len(order))
+        if len(order) >= len(names):
+            break
+    return {name: order.get(name, len(order) + i) for i, name in enumerate(names)}
+
+
 class JsonLinesSource(Source):
     """JSON lines files (one fragment per file); use :func:`tensorbridge.read_json`."""
 
@@ -194,12 +256,11 @@ class JsonLinesSource(Source):
         except pa.ArrowInvalid:
             inferred = self._infer_from_good_lines(numbers, sample, declared)
         check_overrides_known(overrides, inferred.names, f"the JSON data {self.files[0]!r}")
-        fields = []
-        for f in inferred:
-            type_ = overrides.get(f.name, f.type)
-            if pa.types.is_null(type_):
-                type_ = pa.string()  # a field that is always null in the sample
-            fields.append(pa.field(f.name, type_))
+        order = _first_seen_order(sample, inferred.names)
+        fields = [
+            pa.field(f.name, overrides.get(f.name, _normalize_inferred(f.type)))
+            for f in sorted(inferred, key=lambda f: order[f.name])
+        ]
         return pa.schema(fields)
 
     def _infer_from_good_lines(
@@ -216,11 +277,23 @@ class JsonLinesSource(Source):
         try:
             return _parse(good, declared, infer_others=True).schema
         except pa.ArrowInvalid as err:
+            good_numbers = [n for n, line in zip(numbers, sample, strict=False) if line in good]
+            conflict = _first_kind_conflict(good_numbers, good)
+            if conflict is None:
+                raise BadInputError(
+                    f"{self.files[0]}: could not infer the field types ({err}); declare them "
+                    "with schema={...}.",
+                    path=self.files[0],
+                ) from None
+            at_line, field, seen, now = conflict
             raise BadInputError(
-                f"{self.files[0]}: could not infer the field types from the first "
-                f"{len(sample)} lines ({err}). A field holds values of different kinds; "
-                "declare its type with schema={...}.",
+                f"{self.files[0]}, line {at_line}, field {field!r}: {now} where earlier lines "
+                f"hold {seen}, so its type cannot be inferred. Declare it with "
+                f"schema={{{field!r}: ...}} (e.g. 'string'); with on_bad_rows='skip' the "
+                "lines that do not fit are then skipped.",
                 path=self.files[0],
+                line=at_line,
+                column=field,
             ) from None
 
     def read_fragment(self, index: int, report: BadRowReport) -> Iterator[pa.RecordBatch]:
@@ -252,7 +325,8 @@ class JsonLinesSource(Source):
             field, reason = problem
             if self.on_bad_rows == "raise":
                 raise self._error(path, number, field, reason)
-            bad.append(BadRow(path, number, reason))
+            where = f"field {field!r}: " if field and not reason.startswith("field") else ""
+            bad.append(BadRow(path, number, where + reason))
         if not bad:
             # pyarrow refused the chunk but every line looks fine: surface pyarrow's reason.
             raise BadInputError(

@@ -197,7 +197,7 @@ def write_fragment_shards(
 def write_empty_shard(directory: PathLike, schema: pa.Schema) -> ShardInfo:
     """Write a zero-row file, so that an empty data set still has a readable schema."""
     path = Path(directory) / "part-00000-0000.parquet"
-    pq.write_table(schema.empty_table(), path)
+    pq.write_table(schema.empty_table(), path, compression="zstd")
     return ShardInfo(path.name, 0, os.path.getsize(path))
 
 

@@ -43,10 +43,17 @@ def expand_paths(
     for item in items:
         text = os.fspath(item)
         if any(ch in text for ch in "*?["):
-            matches = sorted(glob.glob(text, recursive=True))
+            matches = [
+                m
+                for m in sorted(glob.glob(text, recursive=True))
+                if os.path.isfile(m) and not os.path.basename(m).startswith((".", "_"))
+            ]
             if not matches:
-                raise ConfigError(f"The pattern {text!r} matches no files.")
-            files.extend(m for m in matches if os.path.isfile(m))
+                raise ConfigError(
+                    f"The pattern {text!r} matches no {what} files (names starting with '.' "
+                    "or '_', such as _SUCCESS or manifests, are skipped)."
+                )
+            files.extend(matches)
         elif os.path.isdir(text):
             found = sorted(
                 str(p)

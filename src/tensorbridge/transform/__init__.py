@@ -14,7 +14,8 @@ Examples
 ...         "fare_xf": tbt.scale_to_z_score(fare),
 ...         "company_xf": tbt.compute_and_apply_vocabulary(company, top_k=1000, num_oov_buckets=10),
 ...     }
->>> output = tbt.analyze_and_transform(taxi.split(), preprocessing_fn, "out/transform")  # doctest: +SKIP
+>>> output = tbt.analyze_and_transform(  # doctest: +SKIP
+...     taxi.split(), preprocessing_fn, "out/transform")
 """
 
 from __future__ import annotations

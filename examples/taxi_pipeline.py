@@ -3,8 +3,10 @@
 Reads the CSV (types inferred, empty cells as nulls), shows the schema, splits the rows
 2:1 into train/eval by a deterministic hash (as TFX's ExampleGen), writes each split as
 sharded Parquet (atomically), reads the train split back and turns a batch into numpy
-arrays and TensorFlow tensors. Later issues extend this into the full pipeline
-(statistics, transform, training, evaluation, serving).
+arrays and TensorFlow tensors. Then it runs the TFX taxi preprocessing_fn: analyzed
+over the train split, frozen into a transform_fn SavedModel, applied to both splits.
+Later issues extend this into the full pipeline (statistics, training, evaluation,
+serving).
 
 Run it with the README's first command, or:
     uv run python examples/taxi_pipeline.py [--data PATH] [--output DIR] [--engine local|spark]
@@ -20,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 import tensorbridge as tb
+import tensorbridge.transform as tbt
+from tensorbridge.examples import taxi as taxi_example
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "chicago_taxi" / "data.csv"
@@ -75,6 +79,45 @@ def main() -> None:
     console.print(
         f"train: {train.count_rows():,} rows; first batch fare mean {fare.mean():.4f}, "
         f"max {fare.max():.2f}"
+    )
+    console.rule("[bold]4. Transform[/bold] the TFX taxi preprocessing_fn, analyzed on train")
+    transform_dir = Path(args.output) / "transform"
+    output = tbt.analyze_and_transform(
+        {
+            name: tb.read_parquet(Path(args.output) / "examples" / name, engine=args.engine)
+            for name in splits
+        },
+        taxi_example.preprocessing_fn,
+        transform_dir,
+        overwrite=True,
+        console=console,
+    )
+    results = output.analyzer_results
+    constants = Table("analyzer", "result")
+    for key in taxi_example.DENSE_FLOAT_FEATURE_KEYS:
+        stats = results[f"mean_and_var_{key}"]
+        constants.add_row(
+            f"z-score {key}",
+            f"mean {float(stats['mean']):.4f}, std {float(stats['var']) ** 0.5:.4f}",
+        )
+    for key in taxi_example.VOCAB_FEATURE_KEYS:
+        tokens = output.vocabulary(f"vocab_{key}")
+        constants.add_row(
+            f"vocabulary {key}", f"{len(tokens)} tokens: {', '.join(tokens[:3])}, ..."
+        )
+    boundaries = results["quantiles_pickup_latitude"]["boundaries"]
+    constants.add_row(
+        "buckets pickup_latitude", ", ".join(f"{b:.3f}" for b in boundaries[:4]) + ", ..."
+    )
+    console.print(constants)
+    transformed = output.transformed_data
+    assert isinstance(transformed, dict)
+    train_xf = transformed["train"].to_table()
+    positives = int(train_xf.column("tips_xf").to_numpy().sum())
+    console.print(
+        f"transform_fn: {output.transform_fn_dir} (a SavedModel: tf.saved_model.load it and "
+        f"call it on raw tensors); transformed train: {train_xf.num_rows:,} rows, "
+        f"{train_xf.num_columns} features, {positives:,} big tippers"
     )
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
 

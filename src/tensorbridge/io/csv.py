@@ -32,7 +32,7 @@ from tensorbridge.errors import BadInputError, ConfigError, SchemaError
 from tensorbridge.io.bad_rows import BadRow, BadRowReport, OnBadRows, check_on_bad_rows
 from tensorbridge.io.paths import PathLike, expand_paths, open_binary
 from tensorbridge.io.schema import SchemaLike, check_overrides_known, overrides_from
-from tensorbridge.io.source import DEFAULT_BATCH_SIZE, Source
+from tensorbridge.io.source import DEFAULT_BATCH_SIZE, FileSource
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
 DEFAULT_INFER_ROWS = 100_000
@@ -207,11 +207,13 @@ def infer_column_type(values: pa.ChunkedArray | pa.Array) -> pa.DataType:
     return pa.string()
 
 
-class CsvSource(Source):
+class CsvSource(FileSource):
     """CSV files read as a stream of typed Arrow record batches (one fragment per file).
 
     Use :func:`tensorbridge.read_csv` rather than building this directly.
     """
+
+    kind = "CSV"
 
     def __init__(
         self,
@@ -240,27 +242,6 @@ class CsvSource(Source):
         check_overrides_known(overrides, self.column_names, f"the CSV file {self.files[0]!r}")
         self.declared = frozenset(overrides)
         self._schema = self._infer_schema(overrides)
-
-    # -- Source contract -------------------------------------------------------------
-    @property
-    def schema(self) -> pa.Schema:
-        """The schema: declared types from ``schema=``, the rest inferred."""
-        return self._schema
-
-    @property
-    def num_fragments(self) -> int:
-        """One fragment per file."""
-        return len(self.files)
-
-    def fragment_name(self, index: int) -> str:
-        """The file path of fragment ``index``."""
-        return self.files[index]
-
-    def describe(self) -> str:
-        """E.g. ``"CSV data.csv"`` or ``"CSV 3 files in data/"``."""
-        if len(self.files) == 1:
-            return f"CSV {self.files[0]}"
-        return f"CSV {len(self.files)} files ({self.files[0]}, ...)"
 
     def read_fragment(self, index: int, report: BadRowReport) -> Iterator[pa.RecordBatch]:
         """Yield the typed batches of one file."""

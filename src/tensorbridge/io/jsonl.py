@@ -20,7 +20,7 @@ from tensorbridge.errors import BadInputError, ConfigError
 from tensorbridge.io.bad_rows import BadRow, BadRowReport, OnBadRows, check_on_bad_rows
 from tensorbridge.io.paths import PathLike, expand_paths, open_binary
 from tensorbridge.io.schema import SchemaLike, check_overrides_known, overrides_from
-from tensorbridge.io.source import DEFAULT_BATCH_SIZE, Source
+from tensorbridge.io.source import DEFAULT_BATCH_SIZE, FileSource
 
 JSON_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
 DEFAULT_INFER_ROWS = 100_000
@@ -188,8 +188,10 @@ def _first_seen_order(lines: list[bytes], names: list[str]) -> dict[str, int]:
     return {name: order.get(name, len(order) + i) for i, name in enumerate(names)}
 
 
-class JsonLinesSource(Source):
+class JsonLinesSource(FileSource):
     """JSON lines files (one fragment per file); use :func:`tensorbridge.read_json`."""
+
+    kind = "JSON lines"
 
     def __init__(
         self,
@@ -208,26 +210,6 @@ class JsonLinesSource(Source):
         self.batch_size = batch_size
         self.infer_rows = infer_rows
         self._schema = self._infer_schema(overrides_from(schema))
-
-    @property
-    def schema(self) -> pa.Schema:
-        """Declared types from ``schema=``, the rest inferred from the first rows."""
-        return self._schema
-
-    @property
-    def num_fragments(self) -> int:
-        """One fragment per file."""
-        return len(self.files)
-
-    def fragment_name(self, index: int) -> str:
-        """The path of file ``index``."""
-        return self.files[index]
-
-    def describe(self) -> str:
-        """E.g. ``"JSON lines events.jsonl"``."""
-        if len(self.files) == 1:
-            return f"JSON lines {self.files[0]}"
-        return f"JSON lines {len(self.files)} files ({self.files[0]}, ...)"
 
     def _infer_schema(self, overrides: dict[str, pa.DataType]) -> pa.Schema:
         sample: list[bytes] = []

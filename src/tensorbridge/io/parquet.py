@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from tensorbridge.errors import ConfigError, SchemaError
 from tensorbridge.io.bad_rows import BadRowReport
 from tensorbridge.io.paths import PathLike, expand_paths
-from tensorbridge.io.source import DEFAULT_BATCH_SIZE, Source
+from tensorbridge.io.source import DEFAULT_BATCH_SIZE, FileSource
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 #: Rows per row group: large enough for fast scans, small enough to shuffle across
@@ -25,8 +25,10 @@ DEFAULT_ROWS_PER_FILE = 1_048_576
 MANIFEST_NAME = "_tensorbridge_dataset.json"
 
 
-class ParquetSource(Source):
+class ParquetSource(FileSource):
     """Parquet files (one fragment per file); a directory is read recursively."""
+
+    kind = "Parquet"
 
     def __init__(
         self,
@@ -48,26 +50,6 @@ class ParquetSource(Source):
             full = pa.schema([full.field(c) for c in columns])
         self.columns = list(columns) if columns is not None else None
         self._schema = full
-
-    @property
-    def schema(self) -> pa.Schema:
-        """The schema of the first file (every file must match it)."""
-        return self._schema
-
-    @property
-    def num_fragments(self) -> int:
-        """One fragment per file."""
-        return len(self.files)
-
-    def fragment_name(self, index: int) -> str:
-        """The path of file ``index``."""
-        return self.files[index]
-
-    def describe(self) -> str:
-        """E.g. ``"Parquet 4 files (out/part-0.parquet, ...)"``."""
-        if len(self.files) == 1:
-            return f"Parquet {self.files[0]}"
-        return f"Parquet {len(self.files)} files ({self.files[0]}, ...)"
 
     def count_rows_from_metadata(self) -> int:
         """Sum of the row counts in the file footers."""

@@ -55,3 +55,35 @@ class Source(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+class FileSource(Source):
+    """A source over a list of files, one fragment per file.
+
+    Subclasses set ``files``, ``_schema`` and the ``kind`` used in descriptions.
+    """
+
+    #: The format's name in descriptions ("CSV", "Parquet", "JSON lines").
+    kind: str = "file"
+    files: list[str]
+    _schema: pa.Schema
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The schema every file's batches have."""
+        return self._schema
+
+    @property
+    def num_fragments(self) -> int:
+        """One fragment per file."""
+        return len(self.files)
+
+    def fragment_name(self, index: int) -> str:
+        """The path of file ``index``."""
+        return self.files[index]
+
+    def describe(self) -> str:
+        """E.g. ``"CSV data.csv"`` or ``"Parquet 4 files (out/part-0.parquet, ...)"``."""
+        if len(self.files) == 1:
+            return f"{self.kind} {self.files[0]}"
+        return f"{self.kind} {len(self.files)} files ({self.files[0]}, ...)"

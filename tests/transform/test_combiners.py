@@ -354,8 +354,8 @@ def test_exact_sum_chunks_and_sparse_keys(monkeypatch: pytest.MonkeyPatch) -> No
     x = rng.normal(0, 1e8, 1000) * rng.choice([1e-30, 1.0, 1e30], 1000)
     expected = math.fsum(x.tolist())
     assert run(SumCombiner(), [[x]])["sum"] == expected
-    monkeypatch.setattr(cmod, "_EXACT_CHUNK", 7)
-    monkeypatch.setattr(cmod, "_DENSE_KEYS", 0)
+    monkeypatch.setattr(cmod.exact, "_EXACT_CHUNK", 7)
+    monkeypatch.setattr(cmod.exact, "_DENSE_KEYS", 0)
     assert run(SumCombiner(), [[x]])["sum"] == expected
     grid = x.reshape(100, 10)
     got = run(SumCombiner(reduce_instance_dims=False), [[grid]])["sum"]

@@ -14,7 +14,14 @@ from rich.console import Console
 from tensorbridge.engine.accumulators import NullCounts
 from tensorbridge.io.dataset import Dataset
 from tensorbridge.transform.inputs import InputColumn, input_columns
-from tensorbridge.transform.tracing import PhaseAccumulator, PreprocessingFn, Traced, save, trace
+from tensorbridge.transform.tracing import (
+    PhaseAccumulator,
+    PreprocessingFn,
+    Traced,
+    remember,
+    save,
+    trace,
+)
 
 
 @dataclass
@@ -104,7 +111,10 @@ def run_analysis(
         number += 1
         ready = {key: p for key, p in pending.items() if p.ready}
         path = staging / f"pass_{number}"
-        save(traced, path)
+        if dataset.engine.name == "local":
+            remember(str(path), traced.function)  # this process runs it: no need to save
+        else:
+            save(traced, path)  # executors load it from disk
         accumulator = PhaseAccumulator(
             str(path), columns, {key: p.combiner for key, p in ready.items()}
         )

@@ -18,9 +18,9 @@ def run(*args: str) -> object:
 def test_help_lists_the_commands() -> None:
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("inspect", "head", "split", "convert", "engines"):
+    for command in ("inspect", "head", "split", "convert", "push", "engines"):
         assert command in result.output
-    for command in ("inspect", "head", "split", "convert", "engines"):
+    for command in ("inspect", "head", "split", "convert", "push", "engines"):
         assert run(command, "--help").exit_code == 0
 
 
@@ -139,3 +139,37 @@ def test_error_messages_keep_brackets(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main(["inspect", str(data), "--schema", "c=int64"])
     assert "['c']" in capsys.readouterr().err
+
+
+def test_push_refuses_without_blessing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "NOT_BLESSED").write_text("")
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "push",
+                str(tmp_path / "model"),
+                str(tmp_path / "repo"),
+                "--name",
+                "taxi",
+                "--evaluation",
+                str(tmp_path / "eval"),
+            ]
+        )
+    assert info.value.code == 1
+    assert "did not bless it" in capsys.readouterr().err
+    result = run(
+        "push",
+        str(tmp_path / "model"),
+        str(tmp_path / "repo"),
+        "--name",
+        "taxi",
+        "--evaluation",
+        str(tmp_path / "eval"),
+        "--force",
+        "--reason",
+        "demo",
+    )
+    assert "version 1" in result.output and "forced" in result.output

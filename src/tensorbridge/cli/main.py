@@ -257,6 +257,27 @@ def convert(
 
 
 @cli.command()
+@click.argument("model_dir")
+@click.argument("repository")
+@click.option("--name", required=True, help="The model's name in the repository.")
+@click.option(
+    "--evaluation", default=None, help="Evaluation directory (holds BLESSED or NOT_BLESSED)."
+)
+@click.option("--force", is_flag=True, help="Push even if not blessed (recorded in push.json).")
+@click.option("--reason", default="", help="Why, when forcing (recorded).")
+def push(
+    model_dir: str, repository: str, name: str, evaluation: str | None, force: bool, reason: str
+) -> None:
+    """Push the exported MODEL_DIR into REPOSITORY as the next version of --name."""
+    from tensorbridge.push import push_model
+
+    result = push_model(
+        model_dir, repository, name, evaluation=evaluation, force=force, reason=reason
+    )
+    console.print(escape(str(result)))
+
+
+@cli.command()
 def engines() -> None:
     """Check which engines can run here (Spark needs PySpark and Java 17+)."""
     from tensorbridge.engine.java import find_java

@@ -1,0 +1,14 @@
+"""Keras training on tensorbridge data: input pipelines, checkpoints, resume, metrics.
+
+Examples
+--------
+>>> from tensorbridge.train import train  # doctest: +SKIP
+>>> result = train(transform_output, build_model, "out/train", label="tips_xf", epochs=5)
+"""
+
+from __future__ import annotations
+
+from tensorbridge.train.inputs import make_arrays, make_tf_dataset
+from tensorbridge.train.trainer import TrainResult, train
+
+__all__ = ["TrainResult", "make_arrays", "make_tf_dataset", "train"]

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from tensorbridge import __version__
-from tensorbridge.cli.sources import FORMATS, open_dataset
-from tensorbridge.errors import TensorbridgeError
+from tensorbridge.cli.sources import FORMATS, open_dataset, parse_pairs
+from tensorbridge.errors import ConfigError, TensorbridgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(soft_wrap=True)
@@ -158,18 +158,13 @@ def head(data: str, rows: int, source: dict[str, Any]) -> None:
 
 
 def _parse_ratios(ratios: tuple[str, ...]) -> dict[str, float] | None:
-    if not ratios:
-        return None
-    parsed: dict[str, float] = {}
-    for item in ratios:
-        name, _, value = item.partition("=")
-        try:
-            parsed[name.strip()] = float(value)
-        except ValueError:
-            raise click.BadParameter(
-                f"{item!r} is not NAME=RATIO (e.g. train=2 or eval=0.2).", param_hint="--ratio"
-            ) from None
-    return parsed
+    try:
+        pairs = parse_pairs(ratios, option="--ratio", example="train=2")
+        return {name: float(value) for name, value in pairs.items()} or None
+    except (ConfigError, ValueError) as err:
+        raise click.BadParameter(
+            f"{err} A ratio is NAME=NUMBER, e.g. train=2 or eval=0.2.", param_hint="--ratio"
+        ) from None
 
 
 @cli.command()

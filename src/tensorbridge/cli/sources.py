@@ -37,17 +37,20 @@ def detect_format(path: str) -> str:
     )
 
 
+def parse_pairs(items: tuple[str, ...], *, option: str, example: str) -> dict[str, str]:
+    """``("a=1", "b=x")`` -> ``{"a": "1", "b": "x"}`` for a repeatable NAME=VALUE option."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(f"{option} {item!r} is not NAME=VALUE (e.g. {option} {example}).")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
 def parse_schema(items: tuple[str, ...]) -> dict[str, str] | None:
     """``("fare=float64", "zip=string")`` -> ``{"fare": "float64", "zip": "string"}``."""
-    if not items:
-        return None
-    schema: dict[str, str] = {}
-    for item in items:
-        name, sep, type_name = item.partition("=")
-        if not sep or not name or not type_name:
-            raise ConfigError(f"--schema {item!r} is not COLUMN=TYPE (e.g. --schema fare=float64).")
-        schema[name.strip()] = type_name.strip()
-    return schema
+    return parse_pairs(items, option="--schema", example="fare=float64") or None
 
 
 def open_dataset(

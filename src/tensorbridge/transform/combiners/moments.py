@@ -37,6 +37,16 @@ __all__ = ["MeanVarCombiner", "MinMaxCombiner", "SizeCombiner", "SumCombiner"]
 # ---------------------------------------------------------------------------------------
 
 
+def _numeric_rows(
+    values: Sequence[Any], reduce_instance_dims: bool, combiner: str
+) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
+    """The one numeric input of a batch: the array, its instance shape, and its rows."""
+    (array,) = _unpack(values, 1, combiner, "the values")
+    array = _numeric(array, combiner)
+    shape = _instance_shape(array, reduce_instance_dims)
+    return array, shape, _rows(array, reduce_instance_dims, combiner)
+
+
 @dataclass
 class _MeanVarAcc:
     """Count, mean and population variance (float64), per element when elementwise."""
@@ -100,10 +110,8 @@ class MeanVarCombiner(Combiner):
         return _MeanVarAcc(shape=() if self.reduce_instance_dims else None)
 
     def _partial(self, values: Sequence[Any]) -> _MeanVarAcc:
-        (array,) = _unpack(values, 1, "MeanVarCombiner", "the values")
-        array = _numeric(array, "MeanVarCombiner")
-        shape = _instance_shape(array, self.reduce_instance_dims)
-        x = _rows(array, self.reduce_instance_dims, "MeanVarCombiner").astype(np.float64)
+        _, shape, x = _numeric_rows(values, self.reduce_instance_dims, "MeanVarCombiner")
+        x = x.astype(np.float64)
         if self.reduce_instance_dims:
             finite = x[np.isfinite(x)]
             if finite.size == 0:
@@ -201,10 +209,7 @@ class MinMaxCombiner(Combiner):
         return _MinMaxAcc(shape=() if self.reduce_instance_dims else None)
 
     def _partial(self, values: Sequence[Any]) -> _MinMaxAcc:
-        (array,) = _unpack(values, 1, "MinMaxCombiner", "the values")
-        array = _numeric(array, "MinMaxCombiner")
-        shape = _instance_shape(array, self.reduce_instance_dims)
-        x = _rows(array, self.reduce_instance_dims, "MinMaxCombiner")
+        array, shape, x = _numeric_rows(values, self.reduce_instance_dims, "MinMaxCombiner")
         kind = "f" if array.dtype.kind == "f" else "i"
         rows = int(x.shape[0])
         if kind == "f":
@@ -318,10 +323,7 @@ class SumCombiner(Combiner):
         return _SumAcc(shape=() if self.reduce_instance_dims else None)
 
     def _partial(self, values: Sequence[Any]) -> _SumAcc:
-        (array,) = _unpack(values, 1, "SumCombiner", "the values")
-        array = _numeric(array, "SumCombiner")
-        shape = _instance_shape(array, self.reduce_instance_dims)
-        x = _rows(array, self.reduce_instance_dims, "SumCombiner")
+        array, shape, x = _numeric_rows(values, self.reduce_instance_dims, "SumCombiner")
         if self.reduce_instance_dims:
             x = x.reshape(-1, 1)
         size = int(x.shape[1])

@@ -83,3 +83,67 @@ def preprocessing_fn(inputs: Mapping[str, Any]) -> dict[str, Any]:
         tf.cast(tf.greater(tips, tf.multiply(taxi_fare, tf.constant(0.2))), tf.int64),
     )
     return outputs
+
+
+WIDE_CATEGORY_SIZES = {
+    "trip_start_hour": 24,
+    "trip_start_day": 31,
+    "trip_start_month": 13,
+}
+HIDDEN_UNITS = [100, 70, 48, 34]  # max(2, int(100 * 0.7**i)), as TFX
+
+
+def model_features() -> list[str]:
+    """The transformed features the taxi model reads (the label is not one of them)."""
+    keys = (
+        DENSE_FLOAT_FEATURE_KEYS
+        + VOCAB_FEATURE_KEYS
+        + BUCKET_FEATURE_KEYS
+        + list(WIDE_CATEGORY_SIZES)
+    )
+    return [transformed_name(key) for key in keys]
+
+
+def build_keras_model(hyperparameters: Mapping[str, Any] | None = None) -> Any:
+    """The TFX taxi wide & deep model (``taxi_utils_native_keras._build_keras_model``).
+
+    Deep: the 3 z-scored floats through Dense layers of 100, 70, 48 and 34 units with no
+    activation, as in TFX. Wide: one-hot encodings of the 2 vocabularies (1,000 tokens
+    + 10 OOV buckets), the 4 coordinate buckets (10) and hour/day/month (24/31/13).
+    Both meet in ``Dense(1, sigmoid)``; binary cross-entropy, Adam(0.001).
+    """
+    keras = import_optional("keras")
+    hyperparameters = dict(hyperparameters or {})
+    learning_rate = float(hyperparameters.get("learning_rate", 0.001))
+    deep_inputs = {
+        transformed_name(k): keras.Input(shape=(), name=transformed_name(k), dtype="float32")
+        for k in DENSE_FLOAT_FEATURE_KEYS
+    }
+    sizes = {transformed_name(k): VOCAB_SIZE + OOV_SIZE for k in VOCAB_FEATURE_KEYS}
+    sizes |= {transformed_name(k): FEATURE_BUCKET_COUNT for k in BUCKET_FEATURE_KEYS}
+    sizes |= {transformed_name(k): n for k, n in WIDE_CATEGORY_SIZES.items()}
+    wide_inputs = {name: keras.Input(shape=(), name=name, dtype="int64") for name in sizes}
+    deep = keras.layers.Concatenate()(
+        [keras.layers.Reshape((1,))(tensor) for tensor in deep_inputs.values()]
+    )
+    for units in hyperparameters.get("hidden_units", HIDDEN_UNITS):
+        deep = keras.layers.Dense(units)(deep)
+    wide = keras.layers.Concatenate()(
+        [
+            keras.layers.CategoryEncoding(num_tokens=sizes[name], output_mode="one_hot")(
+                keras.layers.Reshape((1,))(tensor)
+            )
+            for name, tensor in wide_inputs.items()
+        ]
+    )
+    output = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()([deep, wide]))
+    model = keras.Model({**deep_inputs, **wide_inputs}, output)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+            keras.metrics.AUC(name="auc"),
+        ],
+    )
+    return model

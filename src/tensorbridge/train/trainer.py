@@ -237,6 +237,7 @@ def train(
         validation_data=eval_ds,
         validation_steps=eval_steps,
         callbacks=callbacks,
+        shuffle=False,  # make_tf_dataset shuffles files, row groups and rows itself
         verbose=0,
     )
     seconds = time.perf_counter() - started

@@ -8,7 +8,15 @@ Examples
 
 from __future__ import annotations
 
+from tensorbridge.train.export import encode_raw_rows, export_serving_model
 from tensorbridge.train.inputs import make_arrays, make_tf_dataset
 from tensorbridge.train.trainer import TrainResult, train
 
-__all__ = ["TrainResult", "make_arrays", "make_tf_dataset", "train"]
+__all__ = [
+    "TrainResult",
+    "encode_raw_rows",
+    "export_serving_model",
+    "make_arrays",
+    "make_tf_dataset",
+    "train",
+]

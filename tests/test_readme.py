@@ -15,7 +15,7 @@ def readme_commands() -> list[str]:
 
 def test_readme_has_the_main_and_the_test_command() -> None:
     commands = readme_commands()
-    assert any("examples/taxi_pipeline.py" in c for c in commands)
+    assert any("examples/chicago_taxi/pipeline.py" in c for c in commands)
     assert any(c.endswith("pytest") for c in commands)
 
 

@@ -28,7 +28,7 @@ import tensorbridge.transform as tbt
 from tensorbridge.evaluate import Slice, ValueThreshold, evaluate
 from tensorbridge.examples import taxi
 from tensorbridge.push import push_model
-from tensorbridge.train import encode_raw_rows, export_serving_model, train
+from tensorbridge.train import encode_raw_rows, export_serving_model, record_evaluation, train
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parents[2] / "shared" / "data" / "chicago_taxi" / "data.csv"
@@ -89,6 +89,7 @@ def main() -> None:
     console.rule("[bold]6. Evaluate[/bold] the exported model on raw eval rows, by trip_start_hour")
     evaluation = evaluate_exported(export_dir, splits["eval"], transform, out, args.min_auc)
     evaluation.print_table(console)
+    record_evaluation(export_dir, evaluation)  # the evaluation summary goes into tensorbridge.json
 
     console.rule("[bold]7. Push[/bold] into the model repository")
     summary = Table("what", "where")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +19,12 @@ import tensorbridge.transform as tbt
 from tensorbridge.errors import ConfigError
 from tensorbridge.examples import taxi
 from tensorbridge.train import train
-from tensorbridge.train.export import MANIFEST, encode_raw_rows, export_serving_model
+from tensorbridge.train.export import (
+    MANIFEST,
+    encode_raw_rows,
+    export_serving_model,
+    record_evaluation,
+)
 
 tf = pytest.importorskip("tensorflow")
 QUIET = Console(quiet=True)
@@ -88,6 +95,26 @@ def test_exported_model_serves_raw_rows_like_the_evaluator_saw(
     assert "tips" not in [entry["name"] for entry in manifest["inputs"]]
     company = next(e for e in manifest["inputs"] if e["name"] == "company")
     assert company["optional"] and company["missing_value"] == '""'
+    statistics = manifest["training_statistics"]
+    assert statistics["analyzed_rows"] == 9_945
+    assert statistics["missing_values"]["company"] > 0 and statistics["missing_values"]["fare"] == 0
+    assert statistics["analyzers"]["vocab_payment_type"]["vocabulary_size"] == 7
+    lineage = manifest["lineage"]
+    assert lineage["transform_fingerprint"].startswith("sha256:")
+    assert lineage["model_fingerprint"].startswith("sha256:") and manifest["evaluation"] is None
+
+    evaluation = SimpleNamespace(
+        blessed=True,
+        failures=[],
+        overall=SimpleNamespace(metrics={"auc": 0.93, "pr_auc": math.nan}),
+    )
+    recorded = record_evaluation(export_dir, evaluation)
+    assert recorded["evaluation"] == {
+        "blessed": True,
+        "overall": {"auc": 0.93, "pr_auc": None},
+        "failures": [],
+    }
+    assert json.loads((export_dir / MANIFEST).read_text())["evaluation"]["blessed"] is True
 
     rows = splits["eval"].head(40).to_pylist()
     assert any(row["company"] is None for row in rows)  # missing cells are part of the test

@@ -8,7 +8,7 @@ Examples
 
 from __future__ import annotations
 
-from tensorbridge.train.export import encode_raw_rows, export_serving_model
+from tensorbridge.train.export import encode_raw_rows, export_serving_model, record_evaluation
 from tensorbridge.train.inputs import make_arrays, make_tf_dataset
 from tensorbridge.train.trainer import TrainResult, train
 
@@ -18,5 +18,6 @@ __all__ = [
     "export_serving_model",
     "make_arrays",
     "make_tf_dataset",
+    "record_evaluation",
     "train",
 ]

@@ -18,8 +18,11 @@ the label and the outputs.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,6 +104,7 @@ def export_serving_model(
     """
     tf = import_optional("tensorflow")
     keras = import_optional("keras")
+    model_path = str(model) if isinstance(model, str | Path) else None
     if isinstance(model, str | Path):
         model = keras.models.load_model(model)
     columns: list[InputColumn] = list(transform_output.input_columns)
@@ -199,7 +203,16 @@ def export_serving_model(
         "label": label,
         "features": list(features),
         "outputs": [{"name": OUTPUT_NAME, "dtype": "float32"}],
-        "transform": str(transform_output.output_dir),
+        "training_statistics": transform_output.statistics_summary,
+        "lineage": {
+            "export_id": uuid.uuid4().hex,
+            "transform_dir": str(Path(transform_output.output_dir).resolve()),
+            "transform_fingerprint": _fingerprint(
+                Path(transform_output.output_dir) / "transform_metadata.json"
+            ),
+            "model_fingerprint": _fingerprint(Path(model_path)) if model_path else None,
+        },
+        "evaluation": None,
         **dict(extra_manifest or {}),
     }
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
@@ -228,3 +241,32 @@ def _present_as_sparse(tf: Any, values: Any, absent: Any) -> Any:
     keep = tf.where(tf.logical_not(absent))[:, 0]
     indices = tf.stack([keep, tf.zeros_like(keep)], axis=1)
     return tf.SparseTensor(indices, tf.gather(values, keep), tf.stack([rows, 1]))
+
+
+def _fingerprint(path: Path) -> str:
+    """``sha256:<hex>`` of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def record_evaluation(export_dir: PathLike, evaluation: Any) -> dict[str, Any]:
+    """Add an evaluation's summary (blessing, overall metrics, checks) to ``tensorbridge.json``.
+
+    The manifest is rewritten atomically (a temporary file, then a rename).
+    """
+    path = Path(export_dir) / MANIFEST
+    manifest = json.loads(path.read_text())
+    overall = getattr(evaluation, "overall", None)
+    metrics = getattr(overall, "metrics", {}) if overall is not None else {}
+    manifest["evaluation"] = {
+        "blessed": getattr(evaluation, "blessed", None),
+        "overall": {k: (None if v != v else v) for k, v in metrics.items()},  # NaN -> null
+        "failures": [str(check) for check in getattr(evaluation, "failures", [])],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+    return manifest

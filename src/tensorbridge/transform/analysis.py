@@ -45,6 +45,7 @@ class Analysis:
     final: Traced
     rows: int
     passes: list[PassReport] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)  # per input, over every split
 
 
 def count_nulls(datasets: Sequence[Dataset]) -> tuple[dict[str, int], int]:
@@ -143,4 +144,4 @@ def run_analysis(
         # The transform_fn takes only the inputs its outputs need (not, say, unused ids).
         columns = [c for c in columns if c.name in used]
         final = trace(preprocessing_fn, columns, results, vocabulary_dir, final=True)
-    return Analysis(columns, results, kinds, features, final, rows, passes)
+    return Analysis(columns, results, kinds, features, final, rows, passes, nulls)

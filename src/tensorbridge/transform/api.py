@@ -95,6 +95,21 @@ class TransformOutput:
         return {split: read_parquet(root / split) for split in splits}
 
     @property
+    def statistics_summary(self) -> dict[str, Any]:
+        """Rows analyzed, missing values per input, and the analyzer results in brief."""
+        analyzers: dict[str, Any] = {}
+        for key, entry in self._metadata["analyzers"].items():
+            if entry["kind"] == "vocabulary":
+                analyzers[key] = {"vocabulary_size": entry["size"]}
+            else:
+                analyzers[key] = entry["values"]
+        return {
+            "analyzed_rows": self._metadata["analyzed_rows"],
+            "missing_values": self._metadata.get("missing_values", {}),
+            "analyzers": analyzers,
+        }
+
+    @property
     def num_passes(self) -> int:
         """How many analysis passes the data needed (after the missing-value count)."""
         return len(self._metadata["passes"])
@@ -163,6 +178,7 @@ def _metadata(
             for p in analysis.passes
         ],
         "analyzed_rows": analysis.rows,
+        "missing_values": {c.name: analysis.missing.get(c.name, 0) for c in analysis.columns},
         "engine": engine,
         "transformed_splits": splits,
         "seconds": round(seconds, 3),

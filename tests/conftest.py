@@ -64,3 +64,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.spark)
         if "spark_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session")
+def taxi_trained(taxi_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The taxi data split, transformed and used to train the TFX wide & deep model once.
+
+    Returns ``(splits, transform_output, train_result)``.
+    """
+    pytest.importorskip("tensorflow")
+    from rich.console import Console
+
+    import tensorbridge as tb
+    import tensorbridge.transform as tbt
+    from tensorbridge.examples import taxi
+    from tensorbridge.train import train
+
+    quiet = Console(quiet=True)
+    root = tmp_path_factory.mktemp("taxi_trained")
+    splits = tb.read_csv(taxi_csv).split()
+    output = tbt.analyze_and_transform(
+        splits, taxi.preprocessing_fn, root / "transform", console=quiet
+    )
+    result = train(
+        output,
+        taxi.build_keras_model,
+        root / "train",
+        label="tips_xf",
+        features=taxi.model_features(),
+        epochs=6,
+        batch_size=40,
+        console=quiet,
+    )
+    return splits, output, result

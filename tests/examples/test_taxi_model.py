@@ -8,31 +8,17 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-import tensorbridge as tb
-import tensorbridge.transform as tbt
 from tensorbridge.evaluate import Slice, ValueThreshold, evaluate
 from tensorbridge.examples import taxi
-from tensorbridge.train import make_arrays, train
+from tensorbridge.train import make_arrays
 
 pytest.importorskip("tensorflow")
 QUIET = Console(quiet=True)
 
 
 @pytest.mark.timeout(600)
-def test_taxi_wide_and_deep_reaches_the_auc_goal(taxi_csv: Path, tmp_path: Path) -> None:
-    output = tbt.analyze_and_transform(
-        tb.read_csv(taxi_csv).split(), taxi.preprocessing_fn, tmp_path / "transform", console=QUIET
-    )
-    result = train(
-        output,
-        taxi.build_keras_model,
-        tmp_path / "train",
-        label="tips_xf",
-        features=taxi.model_features(),
-        epochs=6,
-        batch_size=40,
-        console=QUIET,
-    )
+def test_taxi_wide_and_deep_reaches_the_auc_goal(taxi_trained: tuple, tmp_path: Path) -> None:
+    _, output, result = taxi_trained
     model = result.load_model()
     eval_data = output.transformed_data["eval"]  # type: ignore[index]
     features, _ = make_arrays(eval_data, label="tips_xf", features=taxi.model_features())

@@ -18,7 +18,6 @@ import tensorbridge as tb
 import tensorbridge.transform as tbt
 from tensorbridge.errors import ConfigError
 from tensorbridge.examples import taxi
-from tensorbridge.train import train
 from tensorbridge.train.export import (
     MANIFEST,
     encode_raw_rows,
@@ -69,20 +68,9 @@ def tf_example(row: dict, manifest: dict) -> bytes:
 
 @pytest.mark.timeout(600)
 def test_exported_model_serves_raw_rows_like_the_evaluator_saw(
-    taxi_csv: Path, tmp_path: Path
+    taxi_trained: tuple, tmp_path: Path
 ) -> None:
-    splits = tb.read_csv(taxi_csv).split()
-    output = tbt.analyze_and_transform(splits, taxi.preprocessing_fn, tmp_path / "t", console=QUIET)
-    result = train(
-        output,
-        taxi.build_keras_model,
-        tmp_path / "train",
-        label="tips_xf",
-        features=taxi.model_features(),
-        epochs=1,
-        batch_size=64,
-        console=QUIET,
-    )
+    splits, output, result = taxi_trained
     export_dir = export_serving_model(
         result.model_path,
         output,

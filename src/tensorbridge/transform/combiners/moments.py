@@ -47,6 +47,28 @@ def _numeric_rows(
     return array, shape, _rows(array, reduce_instance_dims, combiner)
 
 
+class _FoldingCombiner(Combiner):
+    """A combiner whose batches become partial accumulators folded in by ``_combine``."""
+
+    def _partial(self, values: Sequence[Any]) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _combine(a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def add_input(self, acc: Any, values: Sequence[Any]) -> Any:
+        """Add one batch: ``values`` is ``[x]``, a numeric array."""
+        return self._combine(acc, self._partial(values))
+
+    def merge(self, accs: Sequence[Any]) -> Any:
+        """Fold the accumulators into an empty one, in order."""
+        result = self.create()
+        for acc in accs:
+            result = self._combine(result, acc)
+        return result
+
+
 @dataclass
 class _MeanVarAcc:
     """Count, mean and population variance (float64), per element when elementwise."""
@@ -182,7 +204,7 @@ def _minmax_output_dtype(kind: str | None, dtype: np.dtype[Any] | None) -> np.dt
     return np.dtype(np.float32)
 
 
-class MinMaxCombiner(Combiner):
+class MinMaxCombiner(_FoldingCombiner):
     """Minimum and maximum; NaN ignored, +/-inf included.
 
     Parameters
@@ -241,17 +263,6 @@ class MinMaxCombiner(Combiner):
             a.rows + b.rows,
         )
 
-    def add_input(self, acc: _MinMaxAcc, values: Sequence[Any]) -> _MinMaxAcc:
-        """Add one batch: ``values`` is ``[x]``, a numeric array."""
-        return self._combine(acc, self._partial(values))
-
-    def merge(self, accs: Sequence[_MinMaxAcc]) -> _MinMaxAcc:
-        """Take the elementwise min and max of the accumulators."""
-        result = self.create()
-        for acc in accs:
-            result = self._combine(result, acc)
-        return result
-
     def extract(self, acc: _MinMaxAcc) -> dict[str, Any]:
         """Return ``{"min", "max"}`` (see the class notes for dtypes and empty data)."""
         out = _minmax_output_dtype(acc.kind, acc.dtype)
@@ -296,7 +307,7 @@ def _or(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return a | b
 
 
-class SumCombiner(Combiner):
+class SumCombiner(_FoldingCombiner):
     """Sum of the values: integers as int64, float16/float32 as float32, float64 as float64.
 
     Parameters
@@ -360,17 +371,6 @@ class SumCombiner(Combiner):
             _or(a.pos_inf, b.pos_inf),
             _or(a.neg_inf, b.neg_inf),
         )
-
-    def add_input(self, acc: _SumAcc, values: Sequence[Any]) -> _SumAcc:
-        """Add one batch: ``values`` is ``[x]``, a numeric array."""
-        return self._combine(acc, self._partial(values))
-
-    def merge(self, accs: Sequence[_SumAcc]) -> _SumAcc:
-        """Add up the exact partial sums."""
-        result = self.create()
-        for acc in accs:
-            result = self._combine(result, acc)
-        return result
 
     def extract(self, acc: _SumAcc) -> dict[str, Any]:
         """Return ``{"sum"}`` (int64, float32 or float64; see the class notes)."""

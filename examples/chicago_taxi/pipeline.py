@@ -2,12 +2,14 @@
 
 1. read the CSV (types inferred, empty cells as nulls);
 2. split it 2:1 into train/eval by a deterministic hash, as TFX's ExampleGen;
-3. analyze the TFX taxi preprocessing_fn on train and transform both splits;
-4. train the TFX wide & deep Keras model on the transformed Parquet;
-5. export one SavedModel holding the transform and the model (raw features in);
-6. evaluate the exported model on the raw eval rows, sliced by trip_start_hour, with an
+3. compute statistics of both splits, infer a schema from train (TFX's StatisticsGen and
+   SchemaGen), and check eval against it and for train/eval skew (ExampleValidator);
+4. analyze the TFX taxi preprocessing_fn on train and transform both splits;
+5. train the TFX wide & deep Keras model on the transformed Parquet;
+6. export one SavedModel holding the transform and the model (raw features in);
+7. evaluate the exported model on the raw eval rows, sliced by trip_start_hour, with an
    AUC threshold that decides the blessing;
-7. push the blessed model into a local model repository (TF Serving's layout).
+8. push the blessed model into a local model repository (TF Serving's layout).
 
     uv run --frozen python examples/chicago_taxi/pipeline.py [--output DIR] [--engine spark]
 """
@@ -57,12 +59,15 @@ def main() -> None:
         splits[name] = tb.read_parquet(written.path, engine=args.engine)
         console.print(f"{name}: {written.num_rows:,} rows -> {written.path}")
 
-    console.rule("[bold]3. Transform[/bold] the TFX taxi preprocessing_fn, analyzed on train")
+    console.rule("[bold]3. Validate[/bold] statistics, schema from train, anomalies and skew")
+    validate_splits(splits, out / "statistics")
+
+    console.rule("[bold]4. Transform[/bold] the TFX taxi preprocessing_fn, analyzed on train")
     transform = tbt.analyze_and_transform(
         splits, taxi.preprocessing_fn, out / "transform", overwrite=True, console=console
     )
 
-    console.rule("[bold]4. Train[/bold] the TFX wide & deep model")
+    console.rule("[bold]5. Train[/bold] the TFX wide & deep model")
     trained = train(
         transform,
         taxi.build_keras_model,
@@ -74,7 +79,7 @@ def main() -> None:
         console=console,
     )
 
-    console.rule("[bold]5. Export[/bold] transform + model in one SavedModel")
+    console.rule("[bold]6. Export[/bold] transform + model in one SavedModel")
     export_dir = export_serving_model(
         trained.model_path,
         transform,
@@ -86,14 +91,15 @@ def main() -> None:
     )
     console.print(f"serving model: {export_dir}")
 
-    console.rule("[bold]6. Evaluate[/bold] the exported model on raw eval rows, by trip_start_hour")
+    console.rule("[bold]7. Evaluate[/bold] the exported model on raw eval rows, by trip_start_hour")
     evaluation = evaluate_exported(export_dir, splits["eval"], transform, out, args.min_auc)
     evaluation.print_table(console)
     record_evaluation(export_dir, evaluation)  # the evaluation summary goes into tensorbridge.json
 
-    console.rule("[bold]7. Push[/bold] into the model repository")
+    console.rule("[bold]8. Push[/bold] into the model repository")
     summary = Table("what", "where")
     summary.add_row("serving model", str(export_dir))
+    summary.add_row("data validation report", str(out / "statistics" / "report.html"))
     summary.add_row("evaluation report", str(out / "evaluation" / "report.html"))
     if evaluation.blessed:
         pushed = push_model(export_dir, out / "models", "taxi", evaluation=evaluation)
@@ -104,6 +110,36 @@ def main() -> None:
         summary.add_row("pushed version", "none (not blessed)")
     console.print(summary)
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+def validate_splits(splits: dict[str, tb.Dataset], out: Path) -> None:
+    """StatisticsGen, SchemaGen and ExampleValidator: report anomalies, do not stop.
+
+    Like TFX's ExampleValidator, anomalies are recorded (and shown), not fatal: on this
+    data eval has a few taxi companies train never saw, as in TFDV's own taxi tutorial.
+    """
+    from tensorbridge.stats.report import write_html
+    from tensorbridge.stats.tables import print_anomalies
+
+    out.mkdir(parents=True, exist_ok=True)
+    train_stats = tb.stats.compute(splits["train"])
+    eval_stats = tb.stats.compute(splits["eval"])
+    train_stats.save(out / "train_stats.json")
+    eval_stats.save(out / "eval_stats.json")
+    schema = tb.stats.infer_schema(train_stats)
+    tb.stats.save_schema(schema, out / "schema.yaml")
+    anomalies = tb.stats.validate(eval_stats, schema)
+    skew = tb.stats.skew(train_stats, eval_stats, schema=schema)
+    console.print(f"schema: {len(schema.features)} features -> {out / 'schema.yaml'}")
+    print_anomalies([*anomalies, *skew.anomalies], console)
+    write_html(
+        out / "report.html",
+        statistics=eval_stats,
+        baseline=train_stats,
+        anomalies=anomalies,
+        drift=skew,
+        title="Chicago taxi: eval split vs train",
+    )
 
 
 def evaluate_exported(

@@ -82,7 +82,13 @@ __all__ = [
 ]
 
 
+#: Subpackages reachable as attributes (``tb.stats.compute``), imported on first use.
+_SUBPACKAGES = {"evaluate", "push", "serve", "stats", "train", "transform"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tensorbridge.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tensorbridge' has no attribute {name!r}")

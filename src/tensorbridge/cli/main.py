@@ -1,85 +1,21 @@
-"""``tensorbridge`` commands: inspect, head, split, convert, engines."""
+"""``tensorbridge`` commands: inspect, head, split, convert, push, engines; stats and friends."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tensorbridge import __version__
-from tensorbridge.cli.sources import FORMATS, open_dataset, parse_pairs
+from tensorbridge.cli.options import console, errors, input_options, print_bad_rows
+from tensorbridge.cli.sources import open_dataset, parse_pairs
+from tensorbridge.cli.stats_commands import drift, schema, stats, validate
 from tensorbridge.errors import ConfigError, TensorbridgeError
-
-F = TypeVar("F", bound=Callable[..., Any])
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-
-_INPUT_KEYS = ("fmt", "engine", "on_bad_rows", "delimiter", "na_values", "schema")
-_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Input format; default: from the file names.",
-)
-_engine_option = click.option(
-    "--engine",
-    type=click.Choice(["local", "spark"]),
-    default=None,
-    help="Where to run: local (default, or $TENSORBRIDGE_ENGINE) or spark.",
-)
-_bad_rows_option = click.option(
-    "--on-bad-rows",
-    type=click.Choice(["raise", "skip"]),
-    default="raise",
-    show_default=True,
-    help="Stop at the first malformed row, or skip and report such rows.",
-)
-
-
-_csv_options = [
-    click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter."),
-    click.option(
-        "--na-value",
-        "na_values",
-        multiple=True,
-        metavar="TEXT",
-        help="A CSV cell text that means missing (repeatable; empty cells always do).",
-    ),
-    click.option(
-        "--schema",
-        multiple=True,
-        metavar="COLUMN=TYPE",
-        help="Declare a column's type, e.g. --schema fare=float64 (repeatable).",
-    ),
-]
-
-
-def input_options(command: F) -> F:
-    """Add the options that say how to read DATA; the command gets them as ``source``."""
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        source = {key: kwargs.pop(key) for key in _INPUT_KEYS}
-        return command(source=source, **kwargs)
-
-    decorated: Any = wrapper
-    for option in reversed([_format_option, _engine_option, _bad_rows_option, *_csv_options]):
-        decorated = option(decorated)
-    return decorated
-
-
-def _print_bad_rows(report: Any) -> None:
-    if report.count:
-        errors.print(f"[yellow]{escape(report.summary())}[/yellow]")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,7 +64,7 @@ def inspect(data: str, source: dict[str, Any], as_json: bool) -> None:
         table.add_row(escape(field.name), escape(str(field.type)), f"{missing:,}", share)
     console.print(table)
     console.print(f"Read in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s).")
-    _print_bad_rows(ds.bad_rows)
+    print_bad_rows(ds.bad_rows)
 
 
 @cli.command()
@@ -212,7 +148,7 @@ def split(
     console.print(table)
     seconds = time.perf_counter() - started
     console.print(f"Wrote {total:,} rows in {seconds:.2f} s.")
-    _print_bad_rows(ds.bad_rows)
+    print_bad_rows(ds.bad_rows)
 
 
 @cli.command()
@@ -248,7 +184,7 @@ def convert(
     console.print(
         f"Wrote {result} in {seconds:.2f} s ({result.num_rows / max(seconds, 1e-9):,.0f} rows/s)."
     )
-    _print_bad_rows(result.bad_rows)
+    print_bad_rows(result.bad_rows)
 
 
 @cli.command()
@@ -296,6 +232,10 @@ def engines() -> None:
     except TensorbridgeError as err:
         table.add_row("spark", "no", escape(str(err)))
     console.print(table)
+
+
+for _command in (stats, schema, validate, drift):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

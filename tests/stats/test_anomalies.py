@@ -30,8 +30,8 @@ from tensorbridge.stats.schema import (
     Schema,
     StringDomain,
     ValueCount,
-    infer_schema,
 )
+from tensorbridge.stats.schema_inference import infer_schema
 
 N = 1000
 REQUIRED = Presence(1.0, 1)

@@ -29,10 +29,9 @@ from tensorbridge.stats.schema import (
     Schema,
     StringDomain,
     ValueCount,
-    infer_schema,
-    load_schema,
-    save_schema,
 )
+from tensorbridge.stats.schema_file import load_schema, save_schema
+from tensorbridge.stats.schema_inference import infer_schema
 from tensorbridge.stats.thresholds import ComparatorThresholds
 
 N = 100

@@ -45,7 +45,24 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 DEFAULT_MASTER = "local[*]"
 MASTER_ENV_VAR = "TENSORBRIDGE_SPARK_MASTER"
-_STATE_SCHEMA = pa.schema([("partition", pa.int64()), ("state", pa.binary())])
+_STATE_SCHEMA = pa.schema([("partition", pa.int64()), ("state", pa.binary()), ("size", pa.int64())])
+#: Accumulator states travel zstd-compressed (level 1: ~0.4 GB/s, often 3-6x smaller).
+_STATE_CODEC = "zstd"
+
+
+def _pack_state(acc: object) -> tuple[bytes, int]:
+    """Pickle and compress an accumulator state for the trip to the driver."""
+    raw = pickle.dumps(acc, protocol=pickle.HIGHEST_PROTOCOL)
+    codec = pa.Codec(_STATE_CODEC, compression_level=1)
+    return codec.compress(raw, asbytes=True), len(raw)
+
+
+def _unpack_state(packed: bytes, size: int) -> Any:
+    """Inverse of :func:`_pack_state` (our own states, from our own executors)."""
+    raw = pa.Codec(_STATE_CODEC).decompress(packed, decompressed_size=size, asbytes=True)
+    return pickle.loads(raw)
+
+
 _SHARD_SCHEMA = pa.schema([("path", pa.string()), ("rows", pa.int64()), ("bytes", pa.int64())])
 
 
@@ -223,14 +240,20 @@ class SparkEngine(Engine):
             acc = accumulator.create()
             for batch in plan.batches(batches, report):
                 acc = accumulator.add_batch(acc, batch)
+            packed, size = _pack_state(acc)
             yield pa.RecordBatch.from_pydict(
-                {"partition": [_partition_id()], "state": [pickle.dumps(acc)]},
+                {"partition": [_partition_id()], "state": [packed], "size": [size]},
                 schema=_STATE_SCHEMA,
             )
 
         table = self._collect(self._map_partitions(dataset, body, _STATE_SCHEMA), dataset)
         table = table.sort_by("partition")
-        states = [pickle.loads(s) for s in table.column("state").to_pylist()]
+        states = [
+            _unpack_state(packed, size)
+            for packed, size in zip(
+                table.column("state").to_pylist(), table.column("size").to_pylist(), strict=True
+            )
+        ]
         if not states:
             states = [accumulator.create()]
         return accumulator.extract(accumulator.merge(states))

@@ -27,7 +27,9 @@ from tensorbridge.stats.model import (
     TopValue,
 )
 from tensorbridge.stats.results import Anomaly, DriftReport, FeatureDrift, MovedValue
-from tensorbridge.stats.schema import Feature, Schema, infer_schema, load_schema, save_schema
+from tensorbridge.stats.schema import Feature, Schema
+from tensorbridge.stats.schema_file import load_schema, save_schema
+from tensorbridge.stats.schema_inference import infer_schema
 from tensorbridge.stats.thresholds import DEFAULT_THRESHOLDS, ComparatorThresholds
 
 __all__ = [

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,41 @@ def taxi_csv() -> Path:
     if not TAXI_CSV.exists():
         pytest.fail(f"The shared taxi data is missing at {TAXI_CSV}; check out ../shared.")
     return TAXI_CSV
+
+
+#: Flags for headless Chromium in containers (no sandbox, small /dev/shm, no network).
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run headless Chromium: ``chromium(profile_dir, *args, timeout=90)``.
+
+    Skips with an install hint where Chromium is missing, except in CI (CI=true), where
+    `.ci/run` installs it and the HTML render tests must run.
+    """
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        message = "Chromium is not installed (apt-get install -y chromium); render tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(f"The HTML render tests must run in CI, but: {message}.")
+        pytest.skip(message)
+
+    def run(profile: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+    return run
 
 
 def _spark_or_skip() -> object:

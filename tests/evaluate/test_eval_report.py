@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import struct
-import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +15,6 @@ import pytest
 
 from tensorbridge.evaluate import ChangeThreshold, EvalResult, Slice, ValueThreshold, evaluate
 
-CHROMIUM = "/usr/bin/chromium"
 EVIL = '<script>alert("x")</script>'
 
 
@@ -81,33 +79,6 @@ def test_report_without_thresholds_says_not_validated() -> None:
     assert "no thresholds configured: not blessed (as TFX)" in html
 
 
-def _chromium_or_skip() -> str:
-    if os.path.exists(CHROMIUM) or shutil.which("chromium"):
-        return CHROMIUM if os.path.exists(CHROMIUM) else str(shutil.which("chromium"))
-    message = "Chromium is not installed (apt-get install -y chromium); the render test needs it"
-    if os.environ.get("CI"):
-        pytest.fail(f"The report render test must run in CI, but: {message}.")
-    pytest.skip(message)
-
-
-def _chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",  # small /dev/shm in CI containers
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
 def _png_pixels(path: Path) -> tuple[int, int, bytes]:
     """Width, height and the (still filtered) pixel bytes of a PNG, with the stdlib."""
     data = path.read_bytes()
@@ -124,11 +95,12 @@ def _png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
-def test_report_renders_in_headless_chromium(result: EvalResult, tmp_path: Path) -> None:
-    binary = _chromium_or_skip()
+def test_report_renders_in_headless_chromium(
+    result: EvalResult, tmp_path: Path, chromium: Callable[..., Any]
+) -> None:
     out = result.write(tmp_path / "eval")
     url = (out / "report.html").resolve().as_uri()
-    dom = _chromium(binary, tmp_path / "profile-dom", "--dump-dom", url)
+    dom = chromium(tmp_path / "profile-dom", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<svg") == 5
     for name in ("north", "south", "(missing)", "AUC by region", "NOT BLESSED"):
@@ -137,8 +109,8 @@ def test_report_renders_in_headless_chromium(result: EvalResult, tmp_path: Path)
     assert re.search(r"<path[^>]+class=\"curve\"", dom.stdout)
 
     png = tmp_path / "r.png"
-    shot = _chromium(
-        binary, tmp_path / "profile-shot", f"--screenshot={png}", "--window-size=1200,2000", url
+    shot = chromium(
+        tmp_path / "profile-shot", f"--screenshot={png}", "--window-size=1200,2000", url
     )
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert png.exists()

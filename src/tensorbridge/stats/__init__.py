@@ -11,8 +11,9 @@ Examples
 
 from __future__ import annotations
 
+from tensorbridge.stats.anomalies import validate_statistics as validate
 from tensorbridge.stats.api import compute
-from tensorbridge.stats.checks import drift, skew, validate
+from tensorbridge.stats.checks import drift, skew
 from tensorbridge.stats.model import (
     DEFAULT_SLICE,
     Bucket,

@@ -1,7 +1,8 @@
 """Checks that take a schema: validation, drift between spans, training/serving skew.
 
-These are the functions most users call after :func:`~tensorbridge.stats.compute`:
-``validate`` (what TFX's ExampleValidator does), ``drift`` and ``skew``. Thresholds come
+With :func:`~tensorbridge.stats.anomalies.validate_statistics` (``tb.stats.validate``,
+what TFX's ExampleValidator does), these are what most users call after
+:func:`~tensorbridge.stats.compute`: ``drift`` and ``skew``. Thresholds come
 from the schema's per-feature ``drift_comparator`` / ``skew_comparator`` where set, and
 from :data:`~tensorbridge.stats.thresholds.DEFAULT_THRESHOLDS` elsewhere.
 """
@@ -13,36 +14,11 @@ from typing import Literal
 
 from tensorbridge.stats.drift import compare
 from tensorbridge.stats.model import Statistics
-from tensorbridge.stats.results import Anomaly, DriftReport
+from tensorbridge.stats.results import DriftReport
 from tensorbridge.stats.schema import Schema
 from tensorbridge.stats.thresholds import DEFAULT_THRESHOLDS, ComparatorThresholds
 
-__all__ = ["drift", "skew", "validate"]
-
-
-def validate(
-    statistics: Statistics, schema: Schema, *, previous: Statistics | None = None
-) -> tuple[Anomaly, ...]:
-    """The anomalies of ``statistics`` against ``schema`` (TFDV's ``validate_statistics``).
-
-    Parameters
-    ----------
-    statistics : Statistics
-        Statistics of the data to check.
-    schema : Schema
-        The curated schema (``load_schema``).
-    previous : Statistics, optional
-        The previous span's statistics, for the schema's
-        ``dataset_constraints.num_examples_drift_comparator``.
-
-    Returns
-    -------
-    tuple of Anomaly
-        Empty when the data fits the schema.
-    """
-    from tensorbridge.stats.anomalies import validate_statistics
-
-    return validate_statistics(statistics, schema, previous=previous)
+__all__ = ["drift", "skew"]
 
 
 def _compare(

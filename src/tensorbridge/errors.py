@@ -13,6 +13,8 @@ __all__ = [
     "EngineError",
     "JavaNotFoundError",
     "MissingDependencyError",
+    "PipelineDefinitionError",
+    "PipelineRunError",
     "SchemaError",
     "TensorbridgeError",
     "TensorbridgeWarning",
@@ -73,6 +75,36 @@ class JavaNotFoundError(EngineError):
 
 class TransformError(TensorbridgeError, ValueError):
     """A ``preprocessing_fn`` is invalid: an unknown input, a wrong dtype, a bad output."""
+
+
+class PipelineDefinitionError(ConfigError):
+    """A pipeline is wired wrongly (a cycle, an unknown input, mismatched artifact types).
+
+    Raised while the pipeline is built, before anything runs; the message names the
+    components involved.
+    """
+
+
+class PipelineRunError(TensorbridgeError, RuntimeError):
+    """A pipeline component failed; the message names it, its inputs and the traceback.
+
+    Attributes
+    ----------
+    component : str
+        The failed component's name in the pipeline.
+    run_id : str
+        The run, as recorded in the metadata store.
+    log_path : str or None
+        The component's captured log.
+    """
+
+    def __init__(
+        self, message: str, *, component: str, run_id: str, log_path: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.component = component
+        self.run_id = run_id
+        self.log_path = log_path
 
 
 class TensorbridgeWarning(UserWarning):

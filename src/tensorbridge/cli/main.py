@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from tensorbridge import __version__
+from tensorbridge.cli.metadata_commands import artifacts, lineage, runs
 from tensorbridge.cli.options import console, errors, input_options, print_bad_rows
+from tensorbridge.cli.pipeline_commands import compile_pipeline, run
 from tensorbridge.cli.sources import open_dataset, parse_pairs
 from tensorbridge.cli.stats_commands import drift, schema, stats, validate
 from tensorbridge.errors import ConfigError, TensorbridgeError
@@ -234,7 +236,7 @@ def engines() -> None:
     console.print(table)
 
 
-for _command in (stats, schema, validate, drift):
+for _command in (stats, schema, validate, drift, run, runs, artifacts, lineage, compile_pipeline):
     cli.add_command(_command)
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tensorbridge._tables import print_table
 from tensorbridge.stats.model import DatasetStatistics, FeatureStatistics, Statistics
 from tensorbridge.stats.results import Anomaly, DriftReport, FeatureDrift, MovedValue
 
@@ -243,33 +244,6 @@ def statistics_tables(stats: Statistics, *, slice_name: str | None = None) -> li
             table.add_row(*_categorical_row(feature))
         tables.append(table)
     return tables
-
-
-#: Widest a table gets when printed to a pipe or a file.
-MAX_PIPE_WIDTH = 160
-
-
-def print_table(console: Console, table: Table) -> None:
-    """Print ``table`` at its natural width when the output is not a terminal.
-
-    Rich squeezes tables to 80 columns when writing to a pipe or file; these tables are
-    meant to be read whole there (logs, CI output), so they keep their width, up to
-    :data:`MAX_PIPE_WIDTH` columns (long descriptions wrap).
-    """
-    if console.is_terminal:
-        console.print(table)
-        return
-    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-    natural = min(natural, MAX_PIPE_WIDTH)
-    if natural <= console.width:
-        console.print(table)
-        return
-    width = console.width
-    console.width = natural
-    try:
-        console.print(table)
-    finally:
-        console.width = width
 
 
 def print_statistics(

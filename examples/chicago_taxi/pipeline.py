@@ -60,7 +60,7 @@ def main() -> None:
         console.print(f"{name}: {written.num_rows:,} rows -> {written.path}")
 
     console.rule("[bold]3. Validate[/bold] statistics, schema from train, anomalies and skew")
-    validate_splits(splits, out / "statistics")
+    train_stats = validate_splits(splits, out / "statistics")
 
     console.rule("[bold]4. Transform[/bold] the TFX taxi preprocessing_fn, analyzed on train")
     transform = tbt.analyze_and_transform(
@@ -87,6 +87,8 @@ def main() -> None:
         features=taxi.model_features(),
         raw_label_columns=["tips"],
         label="tips_xf",
+        statistics=train_stats,  # the server compares live traffic with these
+        samples=splits["eval"].head(8).to_pylist(),  # and warms new versions up with these
         overwrite=True,
     )
     console.print(f"serving model: {export_dir}")
@@ -112,8 +114,10 @@ def main() -> None:
     console.print(f"Done in {time.perf_counter() - started:.1f} s.")
 
 
-def validate_splits(splits: dict[str, tb.Dataset], out: Path) -> None:
+def validate_splits(splits: dict[str, tb.Dataset], out: Path) -> tb.stats.Statistics:
     """StatisticsGen, SchemaGen and ExampleValidator: report anomalies, do not stop.
+
+    Returns the train statistics (the export records them as the serving baseline).
 
     Like TFX's ExampleValidator, anomalies are recorded (and shown), not fatal: on this
     data eval has a few taxi companies train never saw, as in TFDV's own taxi tutorial.
@@ -140,6 +144,7 @@ def validate_splits(splits: dict[str, tb.Dataset], out: Path) -> None:
         drift=skew,
         title="Chicago taxi: eval split vs train",
     )
+    return train_stats
 
 
 def evaluate_exported(

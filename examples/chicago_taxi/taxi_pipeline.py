@@ -59,6 +59,8 @@ def taxi_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         model_fn="tensorbridge.examples.taxi:build_keras_model",
         features_fn="tensorbridge.examples.taxi:model_features",
+        statistics=statistics.outputs["statistics"],  # the server's drift baseline
+        examples=examples.outputs["examples"],  # warm-up samples for the server
         label="tips_xf",
         raw_label_columns=["tips"],
         epochs=epochs,

@@ -82,7 +82,12 @@ def transformed(root: Path, examples: ArtifactHandle) -> tuple[ArtifactHandle, A
 
 
 @pytest.fixture(scope="module")
-def model(root: Path, transformed: tuple[ArtifactHandle, ArtifactHandle]) -> ArtifactHandle:
+def model(
+    root: Path,
+    transformed: tuple[ArtifactHandle, ArtifactHandle],
+    statistics: ArtifactHandle,
+    examples: ArtifactHandle,
+) -> ArtifactHandle:
     graph, data = transformed
     out = handle(root, "model", "Model")
     Trainer.func(
@@ -92,6 +97,8 @@ def model(root: Path, transformed: tuple[ArtifactHandle, ArtifactHandle]) -> Art
         model_fn=f"{TAXI}:build_keras_model",
         label="tips_xf",
         features_fn=f"{TAXI}:model_features",
+        statistics=statistics,
+        examples=examples,
         raw_label_columns=["tips"],
         epochs=1,
         batch_size=40,
@@ -292,6 +299,12 @@ def test_trainer_exports_a_loadable_serving_model(model: ArtifactHandle) -> None
     manifest = json.loads((model.path / "tensorbridge.json").read_text())
     assert manifest["label"] == "tips_xf" and manifest["raw_label_columns"] == ["tips"]
     assert "tips" not in {entry["name"] for entry in manifest["inputs"]}
+    # The serving baseline is StatisticsGen's train statistics; samples are raw eval rows.
+    baseline = manifest["serving_baseline"]
+    assert baseline["rows"] == 9_945 and "tips" not in baseline["features"]
+    assert baseline["features"]["payment_type"]["complete"] is True
+    assert len(baseline["features"]["fare"]["boundaries"]) == 9
+    assert len(manifest["samples"]) == 8 and "tips" not in manifest["samples"][0]
     history = (model.path / "training" / "metrics.jsonl").read_text().splitlines()
     assert len(history) == 1
     assert (model.path / "training" / "model.keras").exists()
@@ -517,7 +530,10 @@ def test_components_import_without_tensorflow() -> None:
 
 
 def test_component_signatures() -> None:
-    assert sorted(Trainer.inputs) == ["transform_graph", "transformed_examples"]
+    assert sorted(Trainer.inputs) == [
+        "examples", "statistics", "transform_graph", "transformed_examples"
+    ]  # fmt: skip
+    assert Trainer.inputs["statistics"].optional and Trainer.inputs["examples"].optional
     assert Evaluator.inputs["transform_graph"].optional
     assert Pusher.inputs["infra_blessing"].optional
     assert ExampleGen.parameters["split_ratios"].default == {"train": 2, "eval": 1}

@@ -340,7 +340,7 @@ def test_the_taxi_pipeline_compiles_without_tensorflow(tmp_path: Path) -> None:
         "schemagen": ["statisticsgen"],
         "examplevalidator": ["schemagen", "statisticsgen"],
         "transform": ["examplegen"],
-        "trainer": ["transform"],
+        "trainer": ["examplegen", "statisticsgen", "transform"],
         "evaluator": ["examplegen", "trainer", "transform"],
         "infravalidator": ["examplegen", "trainer"],
         "pusher": ["evaluator", "infravalidator", "trainer"],

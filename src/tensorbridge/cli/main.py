@@ -15,6 +15,7 @@ from tensorbridge import __version__
 from tensorbridge.cli.metadata_commands import artifacts, lineage, runs
 from tensorbridge.cli.options import console, errors, input_options, print_bad_rows
 from tensorbridge.cli.pipeline_commands import compile_pipeline, run
+from tensorbridge.cli.serve_commands import labels, serve
 from tensorbridge.cli.sources import open_dataset, parse_pairs
 from tensorbridge.cli.stats_commands import drift, schema, stats, validate
 from tensorbridge.errors import ConfigError, TensorbridgeError
@@ -236,7 +237,19 @@ def engines() -> None:
     console.print(table)
 
 
-for _command in (stats, schema, validate, drift, run, runs, artifacts, lineage, compile_pipeline):
+for _command in (
+    stats,
+    schema,
+    validate,
+    drift,
+    run,
+    runs,
+    artifacts,
+    lineage,
+    compile_pipeline,
+    serve,
+    labels,
+):
     cli.add_command(_command)
 
 

@@ -33,6 +33,7 @@ from tensorbridge import __version__
 from tensorbridge._optional import import_optional
 from tensorbridge.errors import ConfigError
 from tensorbridge.io.paths import PathLike, atomic_directory
+from tensorbridge.stats.serving_baseline import sample_rows, serving_baseline
 from tensorbridge.transform.inputs import InputColumn, tensor_specs
 
 MANIFEST = "tensorbridge.json"
@@ -82,6 +83,8 @@ def export_serving_model(
     features: Sequence[str],
     raw_label_columns: Sequence[str] = (),
     label: str | None = None,
+    statistics: Any = None,
+    samples: Sequence[Mapping[str, Any]] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
@@ -101,6 +104,13 @@ def export_serving_model(
         Raw columns that only feed the label (e.g. ``"tips"``): not serving inputs.
     label : str, optional
         The transformed label's name, recorded in the manifest.
+    statistics : tensorbridge.stats.Statistics, optional
+        Statistics of the raw training data: recorded as the manifest's
+        ``serving_baseline``, which the model server compares live traffic with (drift,
+        skew, categorical values never seen in training).
+    samples : list of dict, optional
+        A few raw rows (e.g. from the eval split): the manifest's ``samples``, which the
+        model server sends to a new version before routing traffic to it.
     """
     tf = import_optional("tensorflow")
     keras = import_optional("keras")
@@ -213,6 +223,10 @@ def export_serving_model(
             "model_fingerprint": _fingerprint(Path(model_path)) if model_path else None,
         },
         "evaluation": None,
+        "serving_baseline": None
+        if statistics is None
+        else serving_baseline(statistics, [c.name for c in serving]),
+        "samples": sample_rows(samples or [], [c.name for c in serving]),
         **dict(extra_manifest or {}),
     }
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from tensorbridge.errors import ConfigError
-from tensorbridge.pipeline.artifacts import Examples, Model, ModuleRef, TransformGraph
+from tensorbridge.pipeline.artifacts import (
+    Examples,
+    ExampleStatistics,
+    Model,
+    ModuleRef,
+    TransformGraph,
+)
 from tensorbridge.pipeline.component import component, resolve_reference
 from tensorbridge.pipeline.components._common import (
     Input,
@@ -48,6 +54,27 @@ def _features(features_fn: str | None, label: str, outputs: list[str]) -> list[s
     return list(features)
 
 
+def _serving_extras(statistics: Any, examples: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """The train statistics and a few raw rows for the export, when wired in."""
+    baseline = None
+    if statistics is not None:
+        from tensorbridge.stats.model import Statistics
+
+        path = statistics.path / "train.json"
+        if not path.is_file():
+            raise ConfigError(
+                f"Trainer: the statistics artifact at {str(statistics.path)!r} has no "
+                "train.json; wire StatisticsGen's statistics output to it."
+            )
+        baseline = Statistics.load(path)
+    samples: list[dict[str, Any]] = []
+    if examples is not None:
+        splits = split_names(examples, "Trainer", "examples")
+        split = "eval" if "eval" in splits else splits[0]
+        samples = read_split(examples, split).head(8).to_pylist()
+    return baseline, samples
+
+
 @component
 def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
     transformed_examples: Input[Examples],
@@ -56,6 +83,8 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
     model_fn: ModuleRef,
     label: str,
     features_fn: ModuleRef | None = None,
+    statistics: Input[ExampleStatistics] | None = None,
+    examples: Input[Examples] | None = None,
     raw_label_columns: list[str] = [],  # noqa: B006 - never mutated
     epochs: int = 8,
     batch_size: int = 40,
@@ -89,6 +118,13 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
         ``"module:function"`` returning the transformed feature names the model reads
         (e.g. ``"tensorbridge.examples.taxi:model_features"``); default every
         transformed column but the label.
+    statistics : Input[ExampleStatistics], optional
+        StatisticsGen's output: its ``train`` statistics become the export's serving
+        baseline, which the model server compares live traffic with (drift, unseen
+        categorical values).
+    examples : Input[Examples], optional
+        ExampleGen's raw examples: 8 rows of ``eval`` (else ``train``) become the
+        export's warm-up samples, sent to a new version before it takes traffic.
     raw_label_columns : list of str
         Raw columns that only feed the label (e.g. ``["tips"]``): not serving inputs.
     epochs, batch_size : int
@@ -155,6 +191,7 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
             seed=seed,
             console=console,
         )
+        baseline, samples = _serving_extras(statistics, examples)
         # export_serving_model writes a fresh directory and renames it onto model.path.
         export_serving_model(
             result.model_path,
@@ -163,6 +200,8 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
             features=features,
             raw_label_columns=list(raw_label_columns),
             label=label,
+            statistics=baseline,
+            samples=samples,
             overwrite=True,
         )
         (model.path / TRAINING_DIR).mkdir()

@@ -1,0 +1,288 @@
+"""Scoring Spark DataFrames with an exported model: Arrow batches in, predictions out.
+
+:func:`predict` runs the serving SavedModel (the transform inside it) over each partition
+with ``mapInArrow``: Spark hands Arrow record batches to the Python worker, the columns
+become the model's input arrays without a row ever being pickled, and the predictions go
+back as an Arrow column. The model is loaded once per Python worker process and reused
+by every task that worker runs (Spark reuses its Python workers by default).
+:func:`register` makes the same model a SQL function over a struct of the feature
+columns: ``SELECT *, taxi(struct(*)) FROM trips``.
+
+Inputs follow the serving rules of the export's manifest: a null in an optional input
+becomes its missing-value sentinel (NaN, ``""``), as the model server does, so Spark and
+the server give the same prediction for the same row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tensorbridge._optional import import_optional
+from tensorbridge.errors import ConfigError, SchemaError
+
+__all__ = ["predict", "register", "resolve_model"]
+
+#: Models loaded in this Python process (a Spark worker keeps them between tasks).
+_LOADED: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class _Input:
+    """What the executors need to know of one model input (plain, cheap to ship)."""
+
+    name: str
+    dtype: str
+    optional: bool
+
+
+def resolve_model(
+    model: str | Path,
+    *,
+    repository: str | Path | None = None,
+    version: int | None = None,
+    label: str | None = None,
+) -> Path:
+    """The SavedModel directory to score with.
+
+    Parameters
+    ----------
+    model : str or path
+        An export directory (a SavedModel with ``tensorbridge.json``), or with
+        ``repository`` a model name in that repository.
+    repository : path, optional
+        A model repository in TF Serving's layout (what the Pusher writes).
+    version, label : optional
+        Which version of the named model: a number, a label from its ``routing.json``,
+        or (neither) the latest complete version.
+    """
+    if repository is None:
+        path = Path(model)
+        if not (path / "saved_model.pb").is_file():
+            raise ConfigError(
+                f"{str(path)!r} is not a SavedModel directory (no saved_model.pb). Pass an "
+                "export directory, or a model name with repository=."
+            )
+        return path
+    from tensorbridge.serve.repository import ModelRepository
+    from tensorbridge.serve.routing import read_routing
+
+    repo = ModelRepository(repository)
+    name = str(model)
+    versions = repo.versions(name)
+    if not versions:
+        raise ConfigError(f"Model {name!r} has no complete version in {str(repo.root)!r}.")
+    if label is not None:
+        labels = read_routing(repo.model_dir(name)).labels
+        if label not in labels:
+            raise ConfigError(f"Model {name!r} has no label {label!r}; its labels: {dict(labels)}.")
+        version = labels[label]
+    chosen = versions[-1] if version is None else int(version)
+    if chosen not in versions:
+        raise ConfigError(f"Model {name!r} has no complete version {chosen}; it has {versions}.")
+    return repo.version_dir(name, chosen)
+
+
+def _served(path: str) -> Any:
+    """The model at ``path``, loaded once per process."""
+    loaded = _LOADED.get(path)
+    if loaded is None:
+        from tensorbridge.serve.model import ServedModel
+
+        loaded = ServedModel.load(Path(path).parent.name, _version_of(path), Path(path))
+        _LOADED[path] = loaded
+    return loaded
+
+
+def _version_of(path: str) -> int:
+    name = Path(path).name
+    return int(name) if name.isdigit() else 1
+
+
+def _inputs_of(path: Path) -> tuple[list[_Input], str, str]:
+    """The model's inputs, its output name and the output's Arrow type name."""
+    model = _served(str(path))
+    inputs = [_Input(s.name, s.dtype, s.optional) for s in model.inputs.values()]
+    output = next(iter(model.outputs))
+    return inputs, output, model.outputs[output]
+
+
+_NUMERIC_SPARK = {"ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
+                  "DecimalType"}  # fmt: skip
+
+
+def _check_columns(schema: Any, inputs: list[_Input], where: str) -> None:
+    """Missing or mistyped feature columns, as one error naming each and the fix."""
+    fields = {f.name: type(f.dataType).__name__ for f in schema.fields}
+    missing = [i.name for i in inputs if i.name not in fields]
+    if missing:
+        raise SchemaError(
+            f"{where}: the model needs the columns {missing}, which the DataFrame lacks (it has "
+            f"{sorted(fields)}). Add them (null where unknown, if the model allows it)."
+        )
+    wrong = []
+    for spec in inputs:
+        kind = fields[spec.name]
+        if spec.dtype == "string" and kind != "StringType":
+            wrong.append(f"{spec.name!r} is {kind}, the model expects a string")
+        elif spec.dtype != "string" and kind not in _NUMERIC_SPARK and kind != "BooleanType":
+            wrong.append(f"{spec.name!r} is {kind}, the model expects {spec.dtype}")
+    if wrong:
+        raise SchemaError(
+            f"{where}: "
+            + "; ".join(wrong)
+            + ". Cast the columns (e.g. col('fare').cast('double'))."
+        )
+
+
+def _column(batch: pa.RecordBatch | pa.Table, spec: _Input) -> np.ndarray:
+    """One input column as the model's 1-D array, nulls as the optional sentinel."""
+    column = batch.column(spec.name)
+    nulls = column.null_count
+    if nulls and not spec.optional:
+        raise SchemaError(
+            f"Column {spec.name!r} has {nulls} null value(s), but the model requires it (it "
+            "had no missing values in training). Fill or filter them before scoring."
+        )
+    if spec.dtype == "string":
+        text = pc.cast(column, pa.string())
+        if nulls:
+            text = pc.fill_null(text, "")
+        return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    target = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
+              "int32": pa.int32(), "bool": pa.bool_()}[spec.dtype]  # fmt: skip
+    try:
+        values = pc.cast(column, target)
+    except pa.ArrowInvalid as err:
+        raise SchemaError(f"Column {spec.name!r} cannot become {spec.dtype}: {err}.") from None
+    if nulls:
+        values = pc.fill_null(values, math.nan)
+    return np.asarray(values.to_numpy(zero_copy_only=False))
+
+
+def _score(
+    batch: pa.RecordBatch | pa.Table, path: str, inputs: list[_Input], output: str
+) -> np.ndarray:
+    model = _served(path)
+    arrays = {spec.name: _column(batch, spec) for spec in inputs}
+    result = np.asarray(model.predict(arrays)[output])
+    return result.reshape(len(result), -1)[:, 0] if result.ndim > 1 else result
+
+
+def _arrow_type(dtype: str) -> pa.DataType:
+    return {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
+            "int32": pa.int32()}.get(dtype, pa.float64())  # fmt: skip
+
+
+def predict(
+    df: Any,
+    model: str | Path,
+    *,
+    repository: str | Path | None = None,
+    version: int | None = None,
+    label: str | None = None,
+    output_column: str = "prediction",
+    batch_size: int = 4096,
+) -> Any:
+    """``df`` with a prediction column, computed by the exported model on Spark executors.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Raw feature columns named as the model's inputs (others are passed through).
+    model, repository, version, label
+        The model (see :func:`resolve_model`).
+    output_column : str
+        Name of the new column (the model's single output; for a ``[n, 1]`` probability
+        output, its one value per row).
+    batch_size : int
+        Most rows per model call.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Lazy; nothing runs until an action.
+
+    Raises
+    ------
+    SchemaError
+        When a feature column is missing or has a type the model cannot take (checked on
+        the driver, before anything runs), or a required column holds nulls (on an
+        executor; the job fails with that message).
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    path = resolve_model(model, repository=repository, version=version, label=label)
+    inputs, output, output_dtype = _inputs_of(path)
+    _check_columns(df.schema, inputs, f"Scoring with {path}")
+    if output_column in df.columns:
+        raise ConfigError(
+            f"The DataFrame already has a column {output_column!r}; pass output_column=."
+        )
+    types = import_optional("pyspark.sql.pandas.types")
+    in_schema = types.to_arrow_schema(df.schema)
+    out_schema = in_schema.append(pa.field(output_column, _arrow_type(output_dtype)))
+    location = str(path.resolve())
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for start in range(0, batch.num_rows, batch_size):
+                part = batch.slice(start, batch_size)
+                scores = _score(part, location, inputs, output)
+                yield pa.RecordBatch.from_arrays(
+                    [*part.columns, pa.array(scores, type=_arrow_type(output_dtype))],
+                    schema=out_schema,
+                )
+
+    return df.mapInArrow(run, types.from_arrow_schema(out_schema))
+
+
+def register(
+    spark: Any,
+    name: str,
+    model: str | Path,
+    *,
+    repository: str | Path | None = None,
+    version: int | None = None,
+    label: str | None = None,
+) -> Any:
+    """Register the model as the SQL function ``name`` over a struct of feature columns.
+
+    ``SELECT *, taxi(struct(*)) AS p FROM trips`` scores every row; the struct's fields
+    are matched to the model's inputs by name (extra fields are ignored). Runs as an
+    Arrow-based pandas UDF, the model loaded once per Python worker.
+
+    Returns
+    -------
+    The registered UDF (usable in the DataFrame API too).
+    """
+    functions = import_optional("pyspark.sql.functions")
+    sql_types = import_optional("pyspark.sql.types")
+    pd = import_optional("pandas")
+    path = resolve_model(model, repository=repository, version=version, label=label)
+    inputs, output, output_dtype = _inputs_of(path)
+    location = str(path.resolve())
+    return_type = sql_types.DoubleType() if output_dtype == "float64" else sql_types.FloatType()
+    needed = [spec.name for spec in inputs]
+
+    def score(features: Any) -> Any:
+        missing = [n for n in needed if n not in features.columns]
+        if missing:
+            raise SchemaError(
+                f"SQL function {name}: the struct lacks the model's inputs {missing}; call "
+                f"{name}(struct(*)) on a table with them, or name them with named_struct."
+            )
+        table = pa.Table.from_pandas(features[needed], preserve_index=False)
+        return pd.Series(_score(table, location, inputs, output))
+
+    # Spark picks the UDF kind from the type hints: a struct column arrives as a DataFrame.
+    score.__annotations__ = {"features": pd.DataFrame, "return": pd.Series}
+    udf = functions.pandas_udf(score, return_type)
+    return spark.udf.register(name, udf)

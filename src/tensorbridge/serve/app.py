@@ -136,7 +136,11 @@ def _version_number(text: str | None) -> int | None:
 
 @dataclass
 class _Call:
-    """What one request has resolved so far (for headers, metrics and logs on errors too)."""
+    """What one request has resolved so far: the model named, and the version answering.
+
+    Handlers set ``loaded`` as soon as they resolve a version, so headers, metrics and
+    logs name it on errors too; a handler returns only its JSON body.
+    """
 
     model: str = ""
     loaded: LoadedVersion | None = None
@@ -195,7 +199,7 @@ class _Server:
         request: Request,
         protocol: str,
         endpoint: str,
-        handler: Callable[[_Call], Awaitable[tuple[Any, LoadedVersion | None, int]]],
+        handler: Callable[[_Call], Awaitable[Any]],
     ) -> Response:
         """Run a handler: auth, errors as JSON, headers, metrics and the access log."""
         started = time.perf_counter()
@@ -210,7 +214,7 @@ class _Server:
         request: Request,
         protocol: str,
         endpoint: str,
-        handler: Callable[[_Call], Awaitable[tuple[Any, LoadedVersion | None, int]]],
+        handler: Callable[[_Call], Awaitable[Any]],
         started: float,
     ) -> Response:
         call = _Call()
@@ -223,9 +227,7 @@ class _Server:
                     "Missing or wrong bearer token: send 'Authorization: Bearer <token>'.",
                     status=401,
                 )
-            body, loaded, status = await handler(call)
-            call.loaded = loaded or call.loaded
-            response = _json(body, status)
+            response = _json(await handler(call))
         except OverloadedError as err:
             headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
             response, error_kind = _error(err), "overloaded"
@@ -289,8 +291,8 @@ class _Server:
     # -- V1 -----------------------------------------------------------------------------
 
     async def v1_list(self, request: Request) -> Response:
-        async def handle(call: _Call) -> tuple[Any, LoadedVersion | None, int]:
-            return {"models": self.registry.models()}, None, 200
+        async def handle(call: _Call) -> Any:
+            return {"models": self.registry.models()}
 
         return await self.guarded(request, "v1", "list", handle)
 
@@ -299,7 +301,7 @@ class _Server:
         tail = match["tail"] if match else None
         endpoint = (tail or "status").lstrip("/:")
 
-        async def handle(call: _Call) -> tuple[Any, LoadedVersion | None, int]:
+        async def handle(call: _Call) -> Any:
             if match is None:
                 raise NotFoundError(f"No such endpoint: {request.url.path}.")
             name, label = match["name"], match["label"]
@@ -307,31 +309,31 @@ class _Server:
             version = _version_number(match["version"])
             method = request.method
             if tail == "/labels" and method == "GET":
-                return self.labels_body(name), None, 200
+                return self.labels_body(name)
             if tail is None and label is not None and method in ("PUT", "DELETE"):
-                return await self.change_label(request, name, label, method), None, 200
+                return await self.change_label(request, name, label, method)
             if tail == "/canary" and method == "PUT":
-                return await self.change_canary(request, name), None, 200
+                return await self.change_canary(request, name)
             if tail == "/feature_stats" and method == "GET":
                 loaded = self.registry.resolve(name, version, label)
                 call.loaded = loaded
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, loaded.wait_for_statistics)
                 report = {**loaded.stats.report(), "skipped_rows": loaded.stats_skipped_rows}
-                return report, loaded, 200
+                return report
             if tail is None and method == "GET":
                 if label is not None:
                     version = self.registry.resolve(name, None, label).version
-                return {"model_version_status": self.registry.status(name, version)}, None, 200
+                return {"model_version_status": self.registry.status(name, version)}
             if tail == "/metadata" and method == "GET":
                 loaded = self.registry.resolve(name, version, label)
                 call.loaded = loaded
-                return loaded.model.signature_metadata_v1(), loaded, 200
+                return loaded.model.signature_metadata_v1()
             if tail in (":predict", ":classify", ":regress", ":explain") and method == "POST":
                 body = await self.body(request)
                 loaded = self.registry.resolve(name, version, label)
                 call.loaded = loaded
-                return await self.v1_call(tail[1:], body, loaded), loaded, 200
+                return await self.v1_call(tail[1:], body, loaded)
             raise ServingError(f"{method} is not supported on {request.url.path}.", status=405)
 
         return await self.guarded(request, "v1", endpoint, handle)
@@ -436,8 +438,8 @@ class _Server:
     # -- V2 -----------------------------------------------------------------------------
 
     async def v2_server(self, request: Request) -> Response:
-        async def handle(call: _Call) -> tuple[Any, LoadedVersion | None, int]:
-            return {"name": "tensorbridge", "version": __version__, "extensions": []}, None, 200
+        async def handle(call: _Call) -> Any:
+            return {"name": "tensorbridge", "version": __version__, "extensions": []}
 
         return await self.guarded(request, "v2", "server", handle)
 
@@ -449,8 +451,8 @@ class _Server:
         return _json({"ready": ready}, 200 if ready else 503)
 
     async def v2_list(self, request: Request) -> Response:
-        async def handle(call: _Call) -> tuple[Any, LoadedVersion | None, int]:
-            return {"models": self.registry.models()}, None, 200
+        async def handle(call: _Call) -> Any:
+            return {"models": self.registry.models()}
 
         return await self.guarded(request, "v2", "list", handle)
 
@@ -459,7 +461,7 @@ class _Server:
         tail = match["tail"] if match else None
         endpoint = (tail or "metadata").lstrip("/")
 
-        async def handle(call: _Call) -> tuple[Any, LoadedVersion | None, int]:
+        async def handle(call: _Call) -> Any:
             if match is None:
                 raise NotFoundError(f"No such endpoint: {request.url.path}.")
             name = match["name"]
@@ -470,13 +472,13 @@ class _Server:
                     loaded = self.registry.resolve(name, version)
                     call.loaded = loaded
                 except NotFoundError:
-                    return {"name": name, "ready": False}, None, 200
-                return {"name": name, "ready": True}, loaded, 200
+                    return {"name": name, "ready": False}
+                return {"name": name, "ready": True}
             if tail is None and request.method == "GET":
                 loaded = self.registry.resolve(name, version)
                 call.loaded = loaded
                 versions = self.registry.state(name).loaded()
-                return loaded.model.metadata_v2(versions), loaded, 200
+                return loaded.model.metadata_v2(versions)
             if tail == "/infer" and request.method == "POST":
                 body, binary = _split_binary(
                     await self.raw_body(request),
@@ -491,7 +493,7 @@ class _Server:
                 encoded = codec.encode_v2_infer(
                     outputs, loaded.model, request_id=request_id, requested=requested
                 )
-                return encoded, loaded, 200
+                return encoded
             raise ServingError(
                 f"{request.method} is not supported on {request.url.path}.", status=405
             )

@@ -30,6 +30,9 @@ from tensorbridge.errors import ConfigError, SchemaError
 
 __all__ = ["predict", "register", "resolve_model"]
 
+#: Arrow types of the model dtypes a column is cast to (and outputs come back as).
+_ARROW_TYPES = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
+                "int32": pa.int32(), "bool": pa.bool_()}  # fmt: skip
 #: Models loaded in this Python process (a Spark worker keeps them between tasks).
 _LOADED: dict[str, Any] = {}
 
@@ -156,8 +159,7 @@ def _column(batch: pa.RecordBatch | pa.Table, spec: _Input) -> np.ndarray:
         if nulls:
             text = pc.fill_null(text, "")
         return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-    target = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
-              "int32": pa.int32(), "bool": pa.bool_()}[spec.dtype]  # fmt: skip
+    target = _ARROW_TYPES[spec.dtype]
     try:
         values = pc.cast(column, target)
     except pa.ArrowInvalid as err:
@@ -177,8 +179,7 @@ def _score(
 
 
 def _arrow_type(dtype: str) -> pa.DataType:
-    return {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
-            "int32": pa.int32()}.get(dtype, pa.float64())  # fmt: skip
+    return _ARROW_TYPES.get(dtype, pa.float64())
 
 
 def predict(

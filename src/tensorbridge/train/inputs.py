@@ -33,20 +33,32 @@ if TYPE_CHECKING:
 
 __all__ = ["make_arrays", "make_tf_dataset"]
 
-#: What the input functions accept: a tensorbridge Dataset read from Parquet, or a path.
-ParquetData: TypeAlias = "Dataset | str | os.PathLike[str]"
+#: What the input functions accept: a tensorbridge Dataset read from Parquet, a path, or
+#: a list of Parquet files.
+ParquetData: TypeAlias = "Dataset | str | os.PathLike[str] | Sequence[str]"
 
 _Arrays: TypeAlias = dict[str, np.ndarray]
 
 
+#: One piece of reading: (file, row group, first row, end row) within that row group.
+_Piece: TypeAlias = tuple[str, int, int, int]
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """The files to read and the columns to read from them."""
+    """The files to read, the columns to read from them and, for a shard, its row ranges."""
 
     files: list[str]
     schema: pa.Schema
     features: list[str]
     label: str | None
+    pieces: list[_Piece] | None = None  # None: every row of every file
+
+    @property
+    def num_rows(self) -> int:
+        if self.pieces is None:
+            return _num_rows(self.files)
+        return sum(end - start for _, _, start, end in self.pieces)
 
     @property
     def columns(self) -> list[str]:
@@ -68,6 +80,7 @@ def make_tf_dataset(
     seed: int | None = None,
     repeat: bool = False,
     drop_remainder: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Stream Parquet data as batches of ``(features, label)`` for Keras.
 
@@ -97,6 +110,10 @@ def make_tf_dataset(
         then run on across epoch boundaries, so all are full.
     drop_remainder : bool
         Drop the last, smaller batch of an epoch.
+    shard : (int, int), optional
+        ``(index, count)``: read only shard ``index`` of ``count`` equal shares of the rows
+        (in file and row-group order, shares differ by at most one row), as each worker of
+        a distributed training run does. Together the shards hold every row exactly once.
 
     Returns
     -------
@@ -131,6 +148,8 @@ def make_tf_dataset(
             "batch, e.g. batch_size=512."
         )
     plan = _plan(data, label=label, features=features)
+    if shard is not None:
+        plan = shard_plan(plan, *shard)
     specs = schema_to_tensor_specs(plan.schema, plan.columns)
     ragged = [name for name, spec in specs.items() if not isinstance(spec, tf_mod.TensorSpec)]
     if ragged:
@@ -139,9 +158,10 @@ def make_tf_dataset(
             "as dense tensors. Store them as fixed_size_list (pa.list_(type, k)) when every row "
             "has k values, or leave them out with features=[...]."
         )
-    if repeat and _num_rows(plan.files) == 0:
+    if repeat and plan.num_rows == 0:
         raise ConfigError(
-            f"repeat=True on data without rows ({len(plan.files)} file(s), 0 rows) would loop "
+            f"repeat=True on data without rows ({len(plan.files)} file(s), 0 rows"
+            f"{'' if shard is None else f' in shard {shard[0]} of {shard[1]}'}) would loop "
             "forever without a batch; check the data or pass repeat=False."
         )
     if shuffle and seed is None:
@@ -164,7 +184,7 @@ def make_tf_dataset(
     dataset = tf_mod.data.Dataset.from_generator(generator, output_signature=signature)
     if not repeat:
         # The footers give the row count, so Keras knows the steps per epoch.
-        rows = _num_rows(plan.files)
+        rows = plan.num_rows
         steps = rows // batch_size if drop_remainder else -(-rows // batch_size)
     else:
         steps = tf_mod.data.INFINITE_CARDINALITY
@@ -236,6 +256,9 @@ def _plan(data: ParquetData, *, label: str | None, features: Sequence[str] | Non
         source = ParquetSource(data)
         files = list(source.files)
         available = None
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(f, str) for f in data):
+        files = list(data)  # the files of a dataset, as a distributed worker gets them
+        available = None
     else:
         raise ConfigError(
             f"data={type(data).__name__} is not Parquet data; pass a tensorbridge Dataset read "
@@ -282,6 +305,51 @@ def _num_rows(files: Sequence[str]) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def parquet_files(data: ParquetData) -> list[str]:
+    """The Parquet files behind ``data`` (as :func:`make_tf_dataset` would read them)."""
+    return _plan(data, label=None, features=None).files
+
+
+def count_rows(data: ParquetData) -> int:
+    """Rows in ``data``, from the Parquet footers."""
+    return _num_rows(_plan(data, label=None, features=None).files)
+
+
+def shard_rows(total: int, index: int, count: int) -> tuple[int, int]:
+    """The ``[start, end)`` row range of shard ``index`` of ``count`` over ``total`` rows.
+
+    Examples
+    --------
+    >>> [shard_rows(10, i, 3) for i in range(3)]
+    [(0, 3), (3, 6), (6, 10)]
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"shard count {count!r} must be an integer >= 1.")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+        raise ConfigError(f"shard index {index!r} must be an integer in [0, {count}).")
+    return total * index // count, total * (index + 1) // count
+
+
+def shard_plan(plan: _Plan, index: int, count: int) -> _Plan:
+    """Restrict ``plan`` to shard ``index`` of ``count``: contiguous, near-equal row ranges."""
+    layout: list[tuple[str, int, int]] = []  # (file, row group, rows) in file order
+    for path in plan.files:
+        metadata = pq.ParquetFile(path).metadata
+        layout.extend(
+            (path, g, metadata.row_group(g).num_rows) for g in range(metadata.num_row_groups)
+        )
+    lo, hi = shard_rows(sum(rows for _, _, rows in layout), index, count)
+    pieces: list[_Piece] = []
+    offset = 0
+    for path, group, rows in layout:
+        start, end = max(lo, offset), min(hi, offset + rows)
+        if start < end:
+            pieces.append((path, group, start - offset, end - offset))
+        offset += rows
+    files = list(dict.fromkeys(path for path, _, _, _ in pieces))
+    return _Plan(files if files else plan.files, plan.schema, plan.features, plan.label, pieces)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
@@ -305,16 +373,22 @@ def _convert(table: pa.Table, columns: Sequence[str], *, where: str) -> _Arrays:
 
 def _row_groups(
     plan: _Plan, epoch: int, shuffle: bool, seed: int | None
-) -> Iterator[tuple[str, int, np.random.Generator | None]]:
-    """The (file, row group) pairs of one epoch, in reading order."""
+) -> Iterator[tuple[str, int, slice | None, np.random.Generator | None]]:
+    """The (file, row group, rows of it or None for all) of one epoch, in reading order."""
     rng = np.random.default_rng([seed or 0, epoch]) if shuffle else None
+    if plan.pieces is not None:
+        order = rng.permutation(len(plan.pieces)) if rng is not None else range(len(plan.pieces))
+        for i in order:
+            path, group, start, end = plan.pieces[int(i)]
+            yield path, group, slice(start, end), rng
+        return
     file_order = rng.permutation(len(plan.files)) if rng is not None else range(len(plan.files))
     for f in file_order:
         path = plan.files[int(f)]
         groups = pq.ParquetFile(path).metadata.num_row_groups
         order = rng.permutation(groups) if rng is not None else range(groups)
         for g in order:
-            yield path, int(g), rng
+            yield path, int(g), None, rng
 
 
 def _batches(
@@ -331,12 +405,14 @@ def _batches(
     pending_rows = 0
     for epoch in epochs:
         handles: dict[str, pq.ParquetFile] = {}
-        for path, group, rng in _row_groups(plan, epoch, shuffle, seed):
+        for path, group, rows_wanted, rng in _row_groups(plan, epoch, shuffle, seed):
             handle = handles.get(path)
             if handle is None:
                 handles.clear()  # keep one file open at a time
                 handle = handles[path] = pq.ParquetFile(path)
             table = handle.read_row_group(group, columns=columns)
+            if rows_wanted is not None:
+                table = table.slice(rows_wanted.start, rows_wanted.stop - rows_wanted.start)
             rows = table.num_rows
             if rows == 0:
                 continue

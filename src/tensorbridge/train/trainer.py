@@ -14,7 +14,6 @@ model built by the user's function, and leaves in ``output_dir``:
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -28,9 +27,20 @@ from typing import Any
 from rich.console import Console
 
 from tensorbridge._optional import import_optional
+from tensorbridge.engine import EngineLike, resolve_engine
 from tensorbridge.errors import ConfigError
 from tensorbridge.io.dataset import Dataset
 from tensorbridge.io.paths import PathLike
+from tensorbridge.train.distributed import (
+    CHECKPOINT_DIR,
+    WorkerTask,
+    build_compiled_model,
+    check_batch_size,
+    higher_is_better,
+    plan_steps,
+)
+from tensorbridge.train.inputs import count_rows, parquet_files
+from tensorbridge.train.progress import format_epoch
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.jsonl"
@@ -48,6 +58,8 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
     seconds: float = 0.0
+    num_workers: int = 1
+    restarts: int = 0
 
     @property
     def model_path(self) -> Path:
@@ -80,17 +92,6 @@ def _splits(data: Any, train_split: str, eval_split: str) -> tuple[Dataset, Data
         "train() takes a TransformOutput with materialized data, a Dataset, or a dict of "
         f"split name -> Dataset; got {type(data).__name__}."
     )
-
-
-def _build(build_model: BuildModel, hyperparameters: Mapping[str, Any] | None) -> Any:
-    parameters = inspect.signature(build_model).parameters
-    model = build_model(dict(hyperparameters or {})) if parameters else build_model()
-    if not getattr(model, "optimizer", None) or not getattr(model, "compiled", True):
-        raise ConfigError(
-            "build_model must return a compiled Keras model: call model.compile(optimizer=..., "
-            "loss=..., metrics=[...]) before returning it."
-        )
-    return model
 
 
 class _EpochLog:
@@ -126,15 +127,7 @@ class _EpochLog:
         self.history.append(entry)
         with self.path.open("a") as handle:
             handle.write(json.dumps(entry) + "\n")
-        shown = "  ".join(
-            f"{k} {v:.4f}"
-            for k, v in entry.items()
-            if k not in ("epoch", "steps", "steps_per_second")
-        )
-        self.console.print(
-            f"epoch {epoch + 1}/{self.epochs}: {self.steps} steps, "
-            f"{entry['steps_per_second']:,.0f} steps/s  {shown}"
-        )
+        self.console.print(format_epoch(entry, self.epochs))
 
 
 def train(
@@ -155,6 +148,11 @@ def train(
     eval_split: str = "eval",
     seed: int = 0,
     console: Console | None = None,
+    engine: EngineLike = None,
+    num_workers: int = 1,
+    max_restarts: int = 3,
+    startup_timeout: float = 300.0,
+    worker_ports: Sequence[int] | None = None,
 ) -> TrainResult:
     """Train a Keras model on transformed data; resume if a previous run was interrupted.
 
@@ -176,6 +174,37 @@ def train(
         Stop when ``monitor`` has not improved for this many epochs (best weights kept).
     seed : int
         Seeds shuffling and Keras, so runs are reproducible.
+    console : rich.console.Console, optional
+        Where progress lines go (default: stderr).
+    engine : "local", "spark" or an Engine, optional
+        With ``"local"`` (the default, whatever ``$TENSORBRIDGE_ENGINE`` says) and
+        ``num_workers=1``, training runs in this process. With ``num_workers > 1`` it
+        runs N synchronous workers (``MultiWorkerMirroredStrategy``): local processes on
+        the local engine, one Spark barrier stage on the spark engine (any
+        ``num_workers``). Same code in every worker, see
+        :mod:`tensorbridge.train.distributed`.
+    num_workers : int
+        Number of workers. ``batch_size`` stays the global batch: each worker takes
+        ``batch_size / num_workers`` rows of its own shard per step.
+    max_restarts : int
+        A distributed run whose worker dies during training is restarted from the last
+        epoch's checkpoint up to this many times.
+    startup_timeout : float
+        Seconds the workers of a distributed run get to start training before it fails.
+    worker_ports : sequence of int, optional
+        Local engine only: the loopback ports of the workers (default: free ones).
+
+    Raises
+    ------
+    ConfigError
+        For bad arguments (the message says which and how to fix it).
+    TrainingError
+        When a distributed run fails; it names the worker and the cause.
+
+    Examples
+    --------
+    >>> train(output, build_model, "out/train", label="tips_xf", epochs=5,
+    ...       engine="spark", num_workers=2)  # doctest: +SKIP
     """
     tf = import_optional("tensorflow")
     keras = import_optional("keras")
@@ -183,6 +212,8 @@ def train(
 
     if epochs < 1 or batch_size < 1:
         raise ConfigError(f"epochs ({epochs}) and batch_size ({batch_size}) must be >= 1.")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise ConfigError(f"num_workers={num_workers!r} must be an integer >= 1.")
     console = console or Console(stderr=True)
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -192,6 +223,36 @@ def train(
             f"The label {label!r} is not a column of the training data; its columns are "
             f"{train_data.schema.names}."
         )
+    # Training opts into Spark explicitly; it does not follow $TENSORBRIDGE_ENGINE.
+    resolved = resolve_engine(engine if engine is not None else "local")
+    if num_workers > 1 or resolved.name != "local":
+        task = WorkerTask(
+            build_model=build_model,
+            hyperparameters=dict(hyperparameters or {}),
+            train_files=parquet_files(train_data),
+            eval_files=parquet_files(eval_data) if eval_data is not None else None,
+            label=label,
+            features=list(features) if features is not None else None,
+            output_dir=str(root.resolve()),
+            num_workers=num_workers,
+            epochs=epochs,
+            batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch or 0,
+            eval_steps=eval_steps,
+            seed=seed,
+            early_stopping_patience=early_stopping_patience,
+            monitor=monitor,
+        )
+        return _train_distributed(
+            task,
+            resolved,
+            max_restarts=max_restarts,
+            startup_timeout=startup_timeout,
+            worker_ports=list(worker_ports) if worker_ports is not None else None,
+            console=console,
+        )
+    if worker_ports is not None:
+        raise ConfigError("worker_ports is for distributed runs; pass num_workers >= 2 too.")
     keras.utils.set_random_seed(seed)
     train_ds = make_tf_dataset(
         train_data,
@@ -211,7 +272,7 @@ def train(
     )
     if eval_ds is None and monitor.startswith("val_"):
         monitor = monitor[len("val_") :]
-    model = _build(build_model, hyperparameters)
+    model = build_compiled_model(build_model, hyperparameters)
     metrics_path = root / METRICS_FILE
     resumed_from = _finished_epochs(metrics_path)
     if resumed_from:
@@ -252,6 +313,67 @@ def train(
     return result
 
 
+def _train_distributed(
+    task: WorkerTask,
+    engine: Any,
+    *,
+    max_restarts: int,
+    startup_timeout: float,
+    worker_ports: list[int] | None,
+    console: Console,
+) -> TrainResult:
+    """Run ``task`` on N workers (processes or a Spark barrier stage); summarize the run."""
+    check_batch_size(task.batch_size, task.num_workers)
+    if not task.steps_per_epoch:
+        rows = count_rows(task.train_files)
+        task.steps_per_epoch = plan_steps(rows, task.batch_size, task.num_workers)
+    if worker_ports is not None and (
+        engine.name != "local" or len(worker_ports) != task.num_workers
+    ):
+        raise ConfigError(
+            f"worker_ports={worker_ports} must list one port per worker ({task.num_workers}) "
+            "and is for the local engine only (Spark workers pick free ports on their hosts)."
+        )
+    started = time.perf_counter()
+    if engine.name == "spark":
+        from tensorbridge.train.launch_spark import run_spark_workers
+
+        outcome = run_spark_workers(
+            task,
+            spark=engine.session,
+            max_restarts=max_restarts,
+            startup_timeout=startup_timeout,
+            console=console,
+        )
+    else:
+        from tensorbridge.train.launch_local import run_local_workers
+
+        outcome = run_local_workers(
+            task,
+            ports=worker_ports,
+            max_restarts=max_restarts,
+            startup_timeout=startup_timeout,
+            console=console,
+        )
+    seconds = time.perf_counter() - started
+    root = Path(task.output_dir)
+    shutil.rmtree(root / CHECKPOINT_DIR, ignore_errors=True)  # finished: nothing to resume
+    history = _read_history(root / METRICS_FILE)
+    monitor = task.monitor if task.eval_files else task.monitor.removeprefix("val_")
+    result = TrainResult(
+        str(root),
+        len(history),
+        outcome.resumed_from_epoch,
+        history,
+        _best_epoch(history, monitor),
+        seconds,
+        num_workers=task.num_workers,
+        restarts=outcome.restarts,
+    )
+    (root / RESULT_FILE).write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return result
+
+
 def _read_history(path: Path) -> list[dict[str, float]]:
     if not path.exists():
         return []
@@ -268,5 +390,5 @@ def _best_epoch(history: list[dict[str, float]], monitor: str) -> int | None:
     values = [(v, e) for v, e in values if not math.isnan(v)]
     if not values:
         return None
-    pick = max if ("auc" in monitor or "accuracy" in monitor) else min
+    pick = max if higher_is_better(monitor) else min
     return pick(values)[1]

@@ -90,6 +90,7 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
     batch_size: int = 40,
     hyperparameters: dict[str, Any] | None = None,
     seed: int = 0,
+    num_workers: int = 1,
 ) -> None:
     """Train a Keras model on the transformed data and export it for serving (TFX's Trainer).
 
@@ -133,6 +134,9 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
         Passed to ``model_fn``.
     seed : int
         Seeds shuffling and Keras, so runs are reproducible.
+    num_workers : int
+        Synchronous training workers (local processes, ``MultiWorkerMirroredStrategy``);
+        ``batch_size`` stays the global batch.
 
     Notes
     -----
@@ -190,6 +194,7 @@ def Trainer(  # noqa: N802 - components are named like TFX's, in CamelCase
             hyperparameters=hyperparameters,
             seed=seed,
             console=console,
+            num_workers=num_workers,
         )
         baseline, samples = _serving_extras(statistics, examples)
         # export_serving_model writes a fresh directory and renames it onto model.path.

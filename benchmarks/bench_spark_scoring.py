@@ -1,25 +1,36 @@
-"""Scoring a Spark DataFrame with the exported taxi model: tensorbridge vs Spark's ways.
+"""Scoring a Spark DataFrame with an exported model: tensorbridge vs Spark's ways.
 
-The same SavedModel (the taxi model exported by tensorbridge, raw features in; built once
-and cached by bench_serving.py's ``model_repository``) scores the same rows, resampled from
-the shared taxi data (default 2,000,000), on ``local[2]``:
+Two models, each run by every method on the same rows (default 2,000,000) on ``local[2]``:
 
-* tensorbridge: ``tensorbridge.spark.predict`` (``mapInArrow``, model loaded once per
-  Python worker);
-* ``pyspark.ml.functions.predict_batch_udf`` (Spark's own deep-learning inference UDF);
-* a scalar pandas UDF over a struct of the feature columns (``tensorbridge.spark.register``
-  is one: the classic pandas-UDF path);
+* ``taxi``: the taxi model exported by tensorbridge (raw features in, the transform graph
+  inside; built once and cached by bench_serving.py's ``model_repository``) on rows
+  resampled from the shared taxi data;
+* ``mlp``: the workload issue #8 measured: 20 float columns into an MLP (Dense 64 relu,
+  Dense 64 relu, Dense 1 sigmoid; a plain Keras SavedModel), random normal rows.
+
+Methods:
+
+* tensorbridge: ``tensorbridge.spark.predict`` (an Arrow UDF: the model's columns go to
+  Python as Arrow arrays, one column comes back; model loaded once per Python worker);
+* ``mapInArrow`` with the same scoring code (every column goes to Python and back);
+* ``pyspark.ml.functions.predict_batch_udf`` (Spark's own deep-learning inference UDF),
+  twice: as its documentation loads and calls a TensorFlow model (``keras.models.load_model``
+  and ``model.predict`` for the MLP; the SavedModel's serving signature for the taxi
+  model, which Keras 3 cannot load), the baseline of the ratios; and given tensorbridge's
+  own model runner (the same call ``tensorbridge.spark.predict`` makes);
+* a scalar pandas UDF taking a Series per feature column (the classic pandas-UDF path);
 * a pickled-row RDD ``mapPartitions`` (rows cross to Python as pickled ``Row`` objects);
 * the in-process limit: the model alone on in-memory numpy arrays, one process.
 
 The rows are cached in Spark (4 partitions) and one untimed pass starts the Python workers
 and loads the model in each first. Every Spark method sums its predictions, so the whole
-column is computed, once. Each prints rows/s; ratios are
-against ``predict_batch_udf`` and the in-process limit. All methods use the same
+column is computed, once. Each prints rows/s; ratios are against ``predict_batch_udf`` as
+its documentation uses it, and the in-process limit. All methods use the same
 conversion of nulls to the model's sentinels, and their prediction sums are checked
 equal.
 
     uv run --frozen python benchmarks/bench_spark_scoring.py [--rows 2000000] [--batch-size 4096]
+        [--models taxi,mlp]
 """
 
 from __future__ import annotations
@@ -43,12 +54,37 @@ from tensorbridge.spark.scoring import _column, _Input, _served
 HERE = Path(__file__).resolve().parent
 
 
+MLP_FEATURES = 20
+
+
 def parquet_of(rows: int) -> Path:
     """The resampled rows as Parquet (written once), for Spark to read in parallel."""
     target = HERE / ".data" / f"taxi_{rows}_seed42.parquet"
     if not target.exists():
         tb.read_csv(resampled_taxi_csv(rows)).write_parquet(target)
     return target
+
+
+def mlp_case(rows: int) -> tuple[Path, Path]:
+    """The MLP SavedModel (and its .keras file) and random rows as Parquet (written once)."""
+    export = HERE / ".data" / "mlp_models" / "mlp" / "1"
+    data = HERE / ".data" / f"mlp_{rows}_seed0.parquet"
+    if not (export.parent.parent / "mlp.keras").exists():
+        import keras
+
+        keras.utils.set_random_seed(0)
+        inputs = {f"f{i}": keras.Input(shape=(), name=f"f{i}") for i in range(MLP_FEATURES)}
+        x = keras.layers.Concatenate()([keras.layers.Reshape((1,))(v) for v in inputs.values()])
+        x = keras.layers.Dense(64, activation="relu")(x)
+        x = keras.layers.Dense(64, activation="relu")(x)
+        model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+        model.export(str(export), verbose=False)
+        model.save(export.parent.parent / "mlp.keras")
+    if not data.exists():
+        rng = np.random.default_rng(0)
+        columns = {f"f{i}": rng.normal(size=rows).astype(np.float32) for i in range(MLP_FEATURES)}
+        tb.from_arrow(pa.table(columns)).write_parquet(data)
+    return export, data
 
 
 def timed(label: str, run: Callable[[], Any]) -> tuple[float, Any]:
@@ -63,23 +99,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--models", default="taxi,mlp", help="comma-separated: taxi, mlp")
     args = parser.parse_args()
-
-    repository = model_repository()
-    export = repository / "taxi" / "1"
-    model = _served(str(export.resolve()))
-    inputs = [_Input(s.name, s.dtype, s.optional) for s in model.inputs.values()]
-    names = [spec.name for spec in inputs]
-    path = parquet_of(args.rows)
     spark = get_or_create_session(
         "local[2]", {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"}
     )
+    tables = []
+    for name in args.models.split(","):
+        if name == "taxi":
+            export, path = model_repository() / "taxi" / "1", parquet_of(args.rows)
+        elif name == "mlp":
+            export, path = mlp_case(args.rows)
+        else:
+            parser.error(f"unknown model {name!r}; use taxi and/or mlp")
+        print(f"\n== {name} ==")
+        tables.append(run_case(spark, name, export, path, args.batch_size))
+    for table in tables:
+        print(table)
+    spark.stop()
+
+
+def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -> str:
+    """Time every method on one model; return the result table."""
+    model = _served(str(export.resolve()))
+    inputs = [_Input(s.name, s.dtype, s.optional) for s in model.inputs.values()]
+    names = [spec.name for spec in inputs]
+    output = next(iter(model.outputs))
     df = spark.read.parquet(str(path)).select(*names).repartition(4).cache()
     count = df.count()  # materialize the cache: every method reads the same in-memory rows
     print(f"{count:,} rows in {df.rdd.getNumPartitions()} partitions; model {export}")
     location = str(export.resolve())
-    batch_size = args.batch_size
-
+    import pandas as pd
     import pyspark.sql.functions as sf
     import pyspark.sql.types as st
     from pyspark.ml.functions import predict_batch_udf
@@ -100,15 +150,39 @@ def main() -> None:
         "tensorbridge.spark.predict",
         lambda: run_frame(tbs.predict(df, export, batch_size=batch_size), "prediction"),
     )
-    results["tensorbridge.spark.predict (mapInArrow)"] = seconds
+    results["tensorbridge.spark.predict (Arrow UDF)"] = seconds
+
+    schema = st.StructType([*df.schema.fields, st.StructField("p", st.FloatType())])
+
+    def map_in_arrow(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        served = _served(location)
+        for batch in batches:
+            for start in range(0, batch.num_rows, batch_size):
+                part = batch.slice(start, batch_size)
+                arrays = {spec.name: _column(part, spec) for spec in inputs}
+                scores = np.asarray(served.predict(arrays)[output]).reshape(-1)
+                yield pa.RecordBatch.from_arrays(
+                    [*part.columns, pa.array(scores, pa.float32())], [*part.schema.names, "p"]
+                )
+
+    seconds, sums["mapInArrow"] = timed(
+        "mapInArrow (every column back)",
+        lambda: run_frame(df.mapInArrow(map_in_arrow, schema), "p"),
+    )
+    results["mapInArrow, every column back"] = seconds
+
+    needs_nulls = any(spec.optional for spec in inputs)
 
     def make_predict_fn() -> Callable[..., np.ndarray]:
         served = _served(location)
 
         def predict(*columns: np.ndarray) -> np.ndarray:
-            table = pa.table(dict(zip(names, columns, strict=True)))
-            arrays = {spec.name: _column(table, spec) for spec in inputs}
-            return np.asarray(served.predict(arrays)["probabilities"]).reshape(-1)
+            if needs_nulls:  # the same null-to-sentinel rules as every other method
+                table = pa.table(dict(zip(names, columns, strict=True)))
+                arrays = {spec.name: _column(table, spec) for spec in inputs}
+            else:  # nothing to convert: the numpy columns go straight in
+                arrays = dict(zip(names, columns, strict=True))
+            return np.asarray(served.predict(arrays)[output]).reshape(-1)
 
         # predict_batch_udf counts the function's parameters to split the columns.
         predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -116,21 +190,69 @@ def main() -> None:
         )
         return predict
 
-    batch_udf = predict_batch_udf(
-        make_predict_fn, return_type=st.FloatType(), batch_size=batch_size
-    )
-    seconds, sums["predict_batch_udf"] = timed(
-        "pyspark predict_batch_udf",
-        lambda: run_frame(df.withColumn("p", batch_udf(*names)), "p"),
-    )
-    results["pyspark.ml predict_batch_udf"] = seconds
+    def make_documented_fn() -> Callable[..., np.ndarray]:
+        # As pyspark.ml.functions.predict_batch_udf's documentation loads and calls a
+        # TensorFlow model: keras.models.load_model + model.predict for a Keras model;
+        # for a SavedModel (Keras 3 cannot load one), its serving signature.
+        keras_file = Path(location).parent.parent / f"{name}.keras"
+        if keras_file.exists():
+            import keras
 
-    udf = tbs.register(spark, "taxi_bench", export)
-    seconds, sums["pandas_udf"] = timed(
-        "pandas_udf (struct)",
-        lambda: run_frame(df.withColumn("p", udf(sf.struct(*names))), "p"),
+            keras_model = keras.models.load_model(keras_file)
+
+            def run(arrays: dict[str, np.ndarray]) -> np.ndarray:
+                return keras_model.predict(arrays, batch_size=batch_size, verbose=0)
+        else:
+            import tensorflow as tf
+
+            signature = tf.saved_model.load(location).signatures["serving_default"]
+
+            def run(arrays: dict[str, np.ndarray]) -> np.ndarray:
+                tensors = {k: tf.constant(v) for k, v in arrays.items()}
+                return signature(**tensors)[output].numpy()
+
+        def predict(*columns: np.ndarray) -> np.ndarray:
+            if needs_nulls:  # the same null-to-sentinel rules as every other method
+                table = pa.table(dict(zip(names, columns, strict=True)))
+                arrays = {spec.name: _column(table, spec) for spec in inputs}
+            else:
+                arrays = dict(zip(names, columns, strict=True))
+            return np.asarray(run(arrays)).reshape(-1)
+
+        predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+        )
+        return predict
+
+    for label, factory in (
+        ("predict_batch_udf, as Spark's docs write it", make_documented_fn),
+        ("predict_batch_udf, tensorbridge's model runner", make_predict_fn),
+    ):
+        batch_udf = predict_batch_udf(factory, return_type=st.FloatType(), batch_size=batch_size)
+        seconds, sums[label] = timed(
+            label[:34], lambda u=batch_udf: run_frame(df.withColumn("p", u(*names)), "p")
+        )
+        results[label] = seconds
+
+    def pandas_score(*columns: pd.Series) -> pd.Series:
+        table = pa.table(dict(zip(names, columns, strict=True)))
+        arrays = {spec.name: _column(table, spec) for spec in inputs}
+        return pd.Series(np.asarray(_served(location).predict(arrays)[output]).reshape(-1))
+
+    # Spark picks the UDF kind from the type hints: one pd.Series per column.
+    pandas_score.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=pd.Series)
+            for n in names
+        ],
+        return_annotation=pd.Series,
     )
-    results["pandas_udf over a struct"] = seconds
+    pandas_udf = sf.pandas_udf(pandas_score, st.FloatType())  # type: ignore[call-overload]
+    seconds, sums["pandas_udf"] = timed(
+        "pandas_udf (a Series per column)",
+        lambda: run_frame(df.withColumn("p", pandas_udf(*names)), "p"),
+    )
+    results["pandas_udf, a Series per column"] = seconds
 
     def score_rows(rows: Iterator[Any]) -> Iterator[float]:
         served = _served(location)
@@ -139,7 +261,7 @@ def main() -> None:
         def flush() -> Iterator[float]:
             table = pa.Table.from_pylist([row.asDict() for row in chunk])
             arrays = {spec.name: _column(table, spec) for spec in inputs}
-            yield from np.asarray(served.predict(arrays)["probabilities"]).reshape(-1).tolist()
+            yield from np.asarray(served.predict(arrays)[output]).reshape(-1).tolist()
 
         for row in rows:
             chunk.append(row)
@@ -162,25 +284,28 @@ def main() -> None:
         total = 0.0
         for start in range(0, table.num_rows, batch_size):
             part = {k: v[start : start + batch_size] for k, v in arrays.items()}
-            total += float(np.asarray(model.predict(part)["probabilities"]).sum())
+            total += float(np.asarray(model.predict(part)[output]).sum())
         return total
 
     seconds, sums["in-process"] = timed("in-process limit (numpy in memory)", in_process)
     results["in-process limit (one process)"] = seconds
 
     reference = sums["in-process"]
-    for name, value in sums.items():
-        assert abs(value - reference) <= 1e-4 * abs(reference), (name, value, reference)
-    baseline = results["pyspark.ml predict_batch_udf"]
+    for method, value in sums.items():
+        assert abs(value - reference) <= 1e-4 * abs(reference), (method, value, reference)
+    baseline = results["predict_batch_udf, as Spark's docs write it"]
     limit = results["in-process limit (one process)"]
-    print(f"\n{count:,} rows, local[2], batch size {batch_size} (prediction sums agree)")
-    print(f"{'method':<42}{'rows/s':>12}{'vs predict_batch_udf':>22}{'of in-process':>15}")
-    for name, seconds in results.items():
-        print(
-            f"{name:<42}{count / seconds:>12,.0f}{baseline / seconds:>21.2f}x"
+    lines = [
+        f"\n{name}: {count:,} rows, local[2], batch size {batch_size} (prediction sums agree)",
+        f"{'method':<50}{'rows/s':>12}{'vs predict_batch_udf (docs)':>29}{'of in-process':>15}",
+    ]
+    for method, seconds in results.items():
+        lines.append(
+            f"{method:<50}{count / seconds:>12,.0f}{baseline / seconds:>28.2f}x"
             f"{limit / seconds:>14.0%}"
         )
-    spark.stop()
+    df.unpersist()
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Scoring Spark DataFrames with an exported model: Arrow batches in, predictions out.
 
-:func:`predict` runs the serving SavedModel (the transform inside it) over each partition
-with ``mapInArrow``: Spark hands Arrow record batches to the Python worker, the columns
-become the model's input arrays without a row ever being pickled, and the predictions go
-back as an Arrow column. The model is loaded once per Python worker process and reused
-by every task that worker runs (Spark reuses its Python workers by default).
+:func:`predict` runs the serving SavedModel (the transform inside it) as an Arrow UDF
+(``pyspark.sql.functions.arrow_udf``, Spark 4.1+): Spark hands the model's input columns
+to the Python worker as Arrow arrays, they become the model's input arrays without a row
+ever being pickled or a pandas object being built, and the predictions go back as one
+Arrow column; the other columns of each row never leave the JVM. The model is loaded once
+per Python worker process and reused by every task that worker runs (Spark reuses its
+Python workers by default).
 :func:`register` makes the same model a SQL function over a struct of the feature
 columns: ``SELECT *, taxi(struct(*)) FROM trips``.
 
@@ -16,7 +18,6 @@ the server give the same prediction for the same row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,10 +179,6 @@ def _score(
     return result.reshape(len(result), -1)[:, 0] if result.ndim > 1 else result
 
 
-def _arrow_type(dtype: str) -> pa.DataType:
-    return _ARROW_TYPES.get(dtype, pa.float64())
-
-
 def predict(
     df: Any,
     model: str | Path,
@@ -227,22 +224,49 @@ def predict(
         raise ConfigError(
             f"The DataFrame already has a column {output_column!r}; pass output_column=."
         )
-    types = import_optional("pyspark.sql.pandas.types")
-    in_schema = types.to_arrow_schema(df.schema)
-    out_schema = in_schema.append(pa.field(output_column, _arrow_type(output_dtype)))
-    location = str(path.resolve())
+    udf = _arrow_udf(str(path.resolve()), inputs, output, output_dtype, batch_size)
+    return df.withColumn(output_column, udf(*[df[spec.name] for spec in inputs]))
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for start in range(0, batch.num_rows, batch_size):
-                part = batch.slice(start, batch_size)
-                scores = _score(part, location, inputs, output)
-                yield pa.RecordBatch.from_arrays(
-                    [*part.columns, pa.array(scores, type=_arrow_type(output_dtype))],
-                    schema=out_schema,
+
+def _arrow_udf(
+    location: str,
+    inputs: list[_Input],
+    output: str,
+    output_dtype: str,
+    batch_size: int,
+    sql_name: str | None = None,
+) -> Any:
+    """An Arrow UDF: the model's input columns in, the prediction column out.
+
+    Only those columns cross to Python and one comes back; the rest of each row stays in
+    the JVM. With ``sql_name`` (a SQL function) the input is one struct of the columns.
+    """
+    functions = import_optional("pyspark.sql.functions")
+    sql_types = import_optional("pyspark.sql.types")
+    return_type = sql_types.DoubleType() if output_dtype == "float64" else sql_types.FloatType()
+    out_type = pa.float64() if output_dtype == "float64" else pa.float32()
+    names = [spec.name for spec in inputs]
+
+    def score(*columns: pa.Array) -> pa.Array:
+        if sql_name is not None:
+            batch = pa.RecordBatch.from_struct_array(columns[0])
+            missing = [n for n in names if n not in batch.schema.names]
+            if missing:
+                raise SchemaError(
+                    f"SQL function {sql_name}: the struct lacks the model's inputs {missing}; "
+                    f"call {sql_name}(struct(*)) on a table with them, or name them with "
+                    "named_struct."
                 )
+        else:
+            batch = pa.RecordBatch.from_arrays(list(columns), names=names)
+        parts = [
+            _score(batch.slice(start, batch_size), location, inputs, output)
+            for start in range(0, batch.num_rows, batch_size)
+        ]
+        values = np.concatenate(parts) if parts else np.empty(0)
+        return pa.array(values, type=out_type)
 
-    return df.mapInArrow(run, types.from_arrow_schema(out_schema))
+    return functions.arrow_udf(score, return_type)
 
 
 def register(
@@ -253,37 +277,20 @@ def register(
     repository: str | Path | None = None,
     version: int | None = None,
     label: str | None = None,
+    batch_size: int = 4096,
 ) -> Any:
     """Register the model as the SQL function ``name`` over a struct of feature columns.
 
     ``SELECT *, taxi(struct(*)) AS p FROM trips`` scores every row; the struct's fields
     are matched to the model's inputs by name (extra fields are ignored). Runs as an
-    Arrow-based pandas UDF, the model loaded once per Python worker.
+    Arrow UDF (the struct arrives as an Arrow ``StructArray``, no pandas), the model
+    loaded once per Python worker.
 
     Returns
     -------
     The registered UDF (usable in the DataFrame API too).
     """
-    functions = import_optional("pyspark.sql.functions")
-    sql_types = import_optional("pyspark.sql.types")
-    pd = import_optional("pandas")
     path = resolve_model(model, repository=repository, version=version, label=label)
     inputs, output, output_dtype = _inputs_of(path)
-    location = str(path.resolve())
-    return_type = sql_types.DoubleType() if output_dtype == "float64" else sql_types.FloatType()
-    needed = [spec.name for spec in inputs]
-
-    def score(features: Any) -> Any:
-        missing = [n for n in needed if n not in features.columns]
-        if missing:
-            raise SchemaError(
-                f"SQL function {name}: the struct lacks the model's inputs {missing}; call "
-                f"{name}(struct(*)) on a table with them, or name them with named_struct."
-            )
-        table = pa.Table.from_pandas(features[needed], preserve_index=False)
-        return pd.Series(_score(table, location, inputs, output))
-
-    # Spark picks the UDF kind from the type hints: a struct column arrives as a DataFrame.
-    score.__annotations__ = {"features": pd.DataFrame, "return": pd.Series}
-    udf = functions.pandas_udf(score, return_type)
+    udf = _arrow_udf(str(path.resolve()), inputs, output, output_dtype, batch_size, name)
     return spark.udf.register(name, udf)

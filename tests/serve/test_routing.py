@@ -53,6 +53,9 @@ def test_serving_json_overrides_the_defaults(tmp_path: Path) -> None:
     config = read_serving_config(tmp_path, defaults)
     assert config.policy.select([1, 2, 3]) == [2, 3]
     assert (config.max_batch_size, config.max_wait_ms, config.max_queue_rows) == (16, 0.5, 8192)
+    assert config.statistics_rows_per_second == 1000.0
+    (tmp_path / "serving.json").write_text(json.dumps({"statistics_rows_per_second": 0}))
+    assert read_serving_config(tmp_path, defaults).statistics_rows_per_second == 0.0
     (tmp_path / "serving.json").write_text(json.dumps({"max_batch": 16}))
     with pytest.raises(ConfigError, match="unknown settings \\['max_batch'\\]"):
         read_serving_config(tmp_path, defaults)

@@ -457,3 +457,30 @@ def test_failed_requests_are_counted_against_their_model_and_version(
 def test_a_401_says_how_to_authenticate(server: RunningServer) -> None:
     response = httpx.get(f"{server.url}/v1/models/taxi", timeout=30)
     assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_serving_statistics_sample_requests_above_their_row_budget(
+    served_models: Path,
+    tmp_path: Path,
+    taxi_eval_rows: list[dict[str, Any]],
+    manifest: dict[str, Any],
+) -> None:
+    root = tmp_path / "models"
+    shutil.copytree(served_models, root)
+    (root / "taxi" / "serving.json").write_text(json.dumps({"statistics_rows_per_second": 50}))
+    running = start_in_thread(root, defaults=ServingConfig(VersionPolicy("latest")))
+    try:
+        rows = _raw_rows(taxi_eval_rows[:64], manifest)
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            time.sleep(1.1)  # a full budget: 50 rows
+            for _ in range(20):
+                http.post("/v1/models/taxi:predict", json={"instances": rows}).raise_for_status()
+            report = http.get("/v1/models/taxi/feature_stats").json()
+    finally:
+        running.stop()
+    # 1,280 rows served within well under a second: the first request fits the budget
+    # (it may overdraw it), the rest wait for it to refill.
+    taken = report["features"]["fare"]["count"]
+    assert taken % 64 == 0 and 64 <= taken < 1280
+    assert report["unsampled_rows"] + taken == 1280
+    assert report["skipped_rows"] == 0

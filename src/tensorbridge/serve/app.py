@@ -319,7 +319,11 @@ class _Server:
                 call.loaded = loaded
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, loaded.wait_for_statistics)
-                report = {**loaded.stats.report(), "skipped_rows": loaded.stats_skipped_rows}
+                report = {
+                    **loaded.stats.report(),
+                    "skipped_rows": loaded.stats_skipped_rows,
+                    "unsampled_rows": loaded.stats_unsampled_rows,
+                }
                 return report
             if tail is None and method == "GET":
                 if label is not None:

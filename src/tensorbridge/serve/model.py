@@ -206,6 +206,7 @@ class ServedModel:
         self._function = function
         self._signature_def = signature_def
         self._tf = import_optional("tensorflow")
+        self._flat_order = _flat_order(function, inputs)
 
     def __repr__(self) -> str:
         return f"ServedModel({self.name!r}, version={self.version}, path={str(self.path)!r})"
@@ -319,8 +320,20 @@ class ServedModel:
                 array = array.astype(spec.dtype, copy=False)
             if spec.rank == 2:
                 array = array.reshape(-1, 1)
-            feeds[name] = tf.constant(array, dtype=spec.dtype)
-        result = self._function(**feeds)
+            # A numpy array of the right dtype converts faster without a dtype to check.
+            feeds[name] = (
+                tf.constant(array, dtype=spec.dtype)
+                if spec.dtype == "string"
+                else tf.constant(array)
+            )
+        if self._flat_order is not None:
+            # The tensors already have the signature's dtypes and ranks: call the graph
+            # function directly, without TensorFlow's per-call argument binding and
+            # casting (about 0.15 ms of a 0.5 ms call on the taxi model).
+            flat = [feeds[name] for name in self._flat_order]
+            result = self._function._call_flat(flat, self._function.captured_inputs)
+        else:
+            result = self._function(**feeds)
         return {name: result[name].numpy() for name in self.outputs}
 
     def sample_inputs(self, rows: int = 8) -> dict[str, np.ndarray]:
@@ -651,3 +664,16 @@ def _signature_def(
             },
             "method_name": "tensorflow/serving/predict",
         }
+
+
+def _flat_order(function: Any, inputs: Mapping[str, InputSpec]) -> list[str] | None:
+    """The signature's inputs in its flat calling order, when it can be called flat.
+
+    None (call it with keyword arguments) when this TensorFlow has no flat call or the
+    signature's parameters are not exactly the inputs.
+    """
+    function_type = getattr(function, "function_type", None)
+    if function_type is None or not callable(getattr(function, "_call_flat", None)):
+        return None
+    order = [parameter.name for parameter in function_type.parameters.values()]
+    return order if sorted(order) == sorted(inputs) else None

@@ -133,16 +133,30 @@ class ServingConfig:
     max_batch_size: int = 1024
     max_wait_ms: float = 0.0
     max_queue_rows: int = 8192
+    #: Rows per second the serving statistics take at most (a time-based sample of the
+    #: requests above that); 0: every row.
+    statistics_rows_per_second: float = 1000.0
 
     def merged(self, values: Mapping[str, Any], where: str) -> ServingConfig:
         """These settings overridden by ``values`` (checked; ``where`` names the source)."""
-        known = {"versions", "max_batch_size", "max_wait_ms", "max_queue_rows"}
+        known = {
+            "versions",
+            "max_batch_size",
+            "max_wait_ms",
+            "max_queue_rows",
+            "statistics_rows_per_second",
+        }
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown settings {unknown}; known: {sorted(known)}.")
         policy = VersionPolicy.parse(values["versions"]) if "versions" in values else self.policy
         numbers: dict[str, Any] = {}
-        for key, low in (("max_batch_size", 1), ("max_wait_ms", 0), ("max_queue_rows", 1)):
+        for key, low in (
+            ("max_batch_size", 1),
+            ("max_wait_ms", 0),
+            ("max_queue_rows", 1),
+            ("statistics_rows_per_second", 0),
+        ):
             value = values.get(key, getattr(self, key))
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
                 raise ConfigError(f"{where}: {key}={value!r} must be a number >= {low}.")
@@ -152,6 +166,7 @@ class ServingConfig:
             int(numbers["max_batch_size"]),
             float(numbers["max_wait_ms"]),
             int(numbers["max_queue_rows"]),
+            float(numbers["statistics_rows_per_second"]),
         )
 
 

@@ -43,6 +43,13 @@ def build_model_crashing_on_worker_1(hyperparameters: dict) -> Any:
     return build_model(hyperparameters)
 
 
+def build_frozen_model(hyperparameters: dict) -> Any:
+    """The test model with a learning rate of 0: its validation loss never improves."""
+    model = build_model(hyperparameters)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy")
+    return model
+
+
 class KillWhenTraining:
     """SIGKILL worker ``rank``'s process once it has finished ``after_epoch`` epochs."""
 
@@ -121,6 +128,24 @@ def test_two_local_workers_train_in_sync(splits: dict[str, tb.Dataset], tmp_path
     assert not (tmp_path / "run" / "checkpoint").exists()
     text = console.export_text()
     assert "epoch 3/3: 141 steps on 2 workers" in text
+
+
+def test_early_stopping_stops_every_worker_together(
+    splits: dict[str, tb.Dataset], tmp_path: Path
+) -> None:
+    result = train(
+        splits,
+        build_frozen_model,
+        tmp_path / "run",
+        label="label",
+        epochs=6,
+        batch_size=64,
+        num_workers=2,
+        early_stopping_patience=1,
+        console=recording_console(),
+    )
+    assert result.epochs_run == 2  # epoch 2 did not improve on epoch 1: both workers stop
+    assert result.best_epoch == 1
 
 
 def test_batch_size_must_split_over_workers(splits: dict[str, tb.Dataset], tmp_path: Path) -> None:

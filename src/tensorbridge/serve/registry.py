@@ -135,7 +135,7 @@ class LoadedVersion:
         outputs: dict[str, Any] = self.model.predict(inputs)
         rows = len(next(iter(inputs.values())))
         now = time.monotonic()
-        chunks: list[dict[str, Any]] = []
+        chunks: list[dict[str, Any] | None] = []
         with self._lock:
             if not self._sampled(rows, now):
                 self.stats_unsampled_rows += rows

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from tensorbridge._optional import import_optional
 from tensorbridge.errors import ConfigError
 from tensorbridge.train.cluster import TrainingError, WorkerStatus, tf_config, write_status
 
@@ -207,8 +208,8 @@ def _one_line(err: BaseException) -> str:
 def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter) -> dict[str, Any]:
     os.environ["TF_CONFIG"] = json.dumps(tf_config(addresses, rank))
     report.update(phase="connecting")
-    import keras
-    import tensorflow as tf
+    keras = import_optional("keras")
+    tf = import_optional("tensorflow")
 
     from tensorbridge.train.inputs import make_tf_dataset
 
@@ -257,13 +258,14 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
     if chief:
         _rewrite_metrics(task.output_dir, history)
 
-    @tf.function
-    def train_step(iterator: Any) -> None:
+    def run_train_step(iterator: Any) -> None:
         strategy.run(model.train_step, args=(next(iterator),))
 
-    @tf.function(reduce_retracing=True)
-    def test_step(batch: Any) -> None:
+    def run_test_step(batch: Any) -> None:
         strategy.run(model.test_step, args=(batch,))
+
+    train_step = tf.function(run_train_step)
+    test_step = tf.function(run_test_step, reduce_retracing=True)
 
     eval_ds = None
     if task.eval_files:
@@ -311,9 +313,9 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
             _append_metrics(task.output_dir, entry)
         report.update(epoch=epoch + 1)
         if task.early_stopping_patience is not None:
-            value = entry.get(monitor, math.nan)
-            if best is None or _improved(value, best[0], monitor):
-                best, waited = (value, epoch + 1, weights), 0
+            monitored = float(entry.get(monitor, math.nan))
+            if best is None or _improved(monitored, best[0], monitor):
+                best, waited = (monitored, epoch + 1, weights), 0
             else:
                 waited += 1
                 if waited >= task.early_stopping_patience:

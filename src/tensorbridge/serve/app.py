@@ -41,7 +41,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -108,10 +107,6 @@ def _error(err: ServingError, headers: dict[str, str] | None = None) -> Response
 def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise RequestError("The request body is empty; send a JSON object.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass  # NaN/Infinity (which TF Serving accepts), integers beyond 64 bits, or garbage
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:

@@ -10,6 +10,10 @@ model built by the user's function, and leaves in ``output_dir``:
 * ``metrics.jsonl``: one JSON object per epoch (train and eval metrics, steps/s);
 * ``tensorboard/``: TensorBoard event files;
 * ``train_result.json``: the summary (epochs run, best epoch, final metrics, timings).
+
+With ``num_workers > 1`` (or ``engine="spark"``) the same call runs N synchronous workers
+instead: see :mod:`tensorbridge.train.distributed` and the launchers
+(:mod:`tensorbridge.train.launch_local`, :mod:`tensorbridge.train.launch_spark`).
 """
 
 from __future__ import annotations

@@ -106,6 +106,19 @@ def test_every_request_style_decodes_to_the_same_arrays(
     assert decoded.style == "row"
 
 
+def test_rows_decode_the_same_whatever_their_key_order(
+    taxi: ServedModel, rows: list[dict[str, Any]], reference: dict[str, np.ndarray]
+) -> None:
+    names = list(rows[0])
+    reversed_rows = [{k: row[k] for k in reversed(names)} for row in rows]  # one order for all
+    mixed_rows = [  # a different order on every row
+        {k: row[k] for k in (names[i:] + names[:i])} for i, row in enumerate(rows)
+    ]
+    for variant in (reversed_rows, mixed_rows):
+        decoded = codec.decode_v1_predict({"instances": variant}, taxi, max_rows=64)
+        _assert_same(decoded.inputs, reference)
+
+
 def test_missing_and_null_optional_values_become_sentinels(
     taxi: ServedModel, rows: list[dict[str, Any]]
 ) -> None:

@@ -218,26 +218,34 @@ def test_a_port_in_use_fails_fast_naming_the_worker(
     assert time.monotonic() - started < 60
 
 
-def test_a_worker_crashing_before_the_collective_ends_the_run(
-    splits: dict[str, tb.Dataset], tmp_path: Path
-) -> None:
+def train_crashing_worker_1(
+    splits: dict[str, tb.Dataset], output: Path, **options: Any
+) -> tuple[str, str, float]:
+    """Train with worker 1 crashing in build_model: (error message, console text, seconds)."""
     console = recording_console()
     started = time.monotonic()
     with pytest.raises(TrainingError) as caught:
         train(
             splits,
             build_model_crashing_on_worker_1,
-            tmp_path / "run",
+            output,
             label="label",
             batch_size=64,
             num_workers=2,
             console=console,
+            **options,
         )
-    message = str(caught.value)
+    return str(caught.value), console.export_text(), time.monotonic() - started
+
+
+def test_a_worker_crashing_before_the_collective_ends_the_run(
+    splits: dict[str, tb.Dataset], tmp_path: Path
+) -> None:
+    message, text, seconds = train_crashing_worker_1(splits, tmp_path / "run")
     assert "worker 1" in message and "exited with code 7" in message
     assert "while building the model" in message
-    assert "attempt 2" not in console.export_text()  # not retried: it would fail again
-    assert time.monotonic() - started < 90
+    assert "attempt 2" not in text  # not retried: it would fail again
+    assert seconds < 90
 
 
 # -- the taxi model: two workers learn what one does ---------------------------------------
@@ -296,21 +304,9 @@ def test_a_spark_worker_killed_in_training_resumes_from_the_checkpoint(
 def test_a_spark_worker_crashing_before_the_collective_ends_the_run(
     splits: dict[str, tb.Dataset], spark_engine: Any, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
-    with pytest.raises(TrainingError) as caught:
-        train(
-            splits,
-            build_model_crashing_on_worker_1,
-            tmp_path / "run",
-            label="label",
-            batch_size=64,
-            engine=spark_engine,
-            num_workers=2,
-            console=recording_console(),
-        )
-    message = str(caught.value)
+    message, _, seconds = train_crashing_worker_1(splits, tmp_path / "run", engine=spark_engine)
     assert "worker 1" in message and "exited with code 7" in message
-    assert time.monotonic() - started < 120
+    assert seconds < 120
 
 
 @pytest.mark.spark

@@ -162,7 +162,6 @@ def find_failure(
     silent = [s for s in statuses if s.rank in exits and s.error is None and s.phase != "finished"]
     died = [s for s in statuses if s.phase != "finished" and s.error is None]
     lost = [s for s in statuses if s.peer_lost]
-    trained = any(s.phase in ("training", "finished") or s.epoch > 0 for s in statuses)
     if own:
         culprit = own[0]
         cause = f"failed: {culprit.error}"
@@ -178,4 +177,4 @@ def find_failure(
     else:
         culprit = statuses[0] if statuses else WorkerStatus(rank=0)
         cause = f"failed: {fallback or 'no worker reported an error'}"
-    return Failure(culprit, cause, during_training=trained and culprit.phase == "training")
+    return Failure(culprit, cause, during_training=culprit.phase == "training")

@@ -176,10 +176,11 @@ class _Reporter:
         write_status(self.output_dir, self.status)
 
 
-def run_worker(
-    task: WorkerTask, rank: int, addresses: Sequence[str], attempt: int
-) -> dict[str, Any]:
-    """Run worker ``rank`` of ``addresses`` to the end of training; return its summary.
+def run_worker(task: WorkerTask, rank: int, addresses: Sequence[str], attempt: int) -> None:
+    """Run worker ``rank`` of ``addresses`` to the end of training.
+
+    What it did is in its status file and, for the chief, in ``metrics.jsonl`` and
+    ``model.keras``.
 
     Raises
     ------
@@ -189,7 +190,7 @@ def run_worker(
     """
     report = _Reporter(task, rank, addresses[rank], attempt)
     try:
-        return _train(task, rank, list(addresses), report)
+        _train(task, rank, list(addresses), report)
     except BaseException as err:
         report.update(error=_one_line(err))
         raise
@@ -205,7 +206,7 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())[:2000]
 
 
-def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter) -> dict[str, Any]:
+def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter) -> None:
     os.environ["TF_CONFIG"] = json.dumps(tf_config(addresses, rank))
     report.update(phase="connecting")
     keras = import_optional("keras")
@@ -282,9 +283,8 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
 
     report.update(phase="training", epoch=start_epoch)
     monitor = task.monitor if eval_ds is not None else task.monitor.removeprefix("val_")
-    best: tuple[float, int, list[np.ndarray]] | None = None
+    best: tuple[float, list[np.ndarray]] | None = None  # monitored value, its weights
     waited = 0
-    epoch = start_epoch
     for epoch in range(start_epoch, task.epochs):
         started = time.perf_counter()
         model.reset_metrics()
@@ -306,7 +306,8 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
             **logs,
         }
         history.append(entry)
-        weights = model.get_weights()
+        stopping = task.early_stopping_patience is not None
+        weights = model.get_weights() if chief or stopping else []
         if chief:
             optimizer = [np.asarray(v.numpy()) for v in model.optimizer.variables]
             save_checkpoint(task.output_dir, Checkpoint(epoch + 1, history, weights, optimizer))
@@ -315,11 +316,11 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
         if task.early_stopping_patience is not None:
             monitored = float(entry.get(monitor, math.nan))
             if best is None or _improved(monitored, best[0], monitor):
-                best, waited = (monitored, epoch + 1, weights), 0
+                best, waited = (monitored, weights), 0
             else:
                 waited += 1
                 if waited >= task.early_stopping_patience:
-                    model.set_weights(best[2])
+                    model.set_weights(best[1])
                     break
     if chief:
         final = Path(task.output_dir) / MODEL_FILE
@@ -327,13 +328,6 @@ def _train(task: WorkerTask, rank: int, addresses: list[str], report: _Reporter)
         model.save(tmp)
         os.replace(tmp, final)
     report.update(phase="finished")
-    return {
-        "rank": rank,
-        "epochs": len(history),
-        "resumed_from_epoch": start_epoch,
-        "iterations": int(model.optimizer.iterations.numpy()),
-        "history": history if chief else [],
-    }
 
 
 def build_compiled_model(

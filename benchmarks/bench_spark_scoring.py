@@ -20,12 +20,15 @@ Methods:
   own model runner (the same call ``tensorbridge.spark.predict`` makes);
 * a scalar pandas UDF taking a Series per feature column (the classic pandas-UDF path);
 * a pickled-row RDD ``mapPartitions`` (rows cross to Python as pickled ``Row`` objects);
+* Spark's own limit: an Arrow UDF over the same columns that returns zeros without
+  running any model (what moving the rows from Spark's cache to Python and back costs);
 * the in-process limit: the model alone on in-memory numpy arrays, one process.
 
 The rows are cached in Spark (4 partitions) and one untimed pass starts the Python workers
 and loads the model in each first. Every Spark method sums its predictions, so the whole
-column is computed, once. Each prints rows/s; ratios are against ``predict_batch_udf`` as
-its documentation uses it, and the in-process limit. All methods use the same
+column is computed, once. Each prints rows/s and how busy the machine's cores were
+(from /proc/stat); ratios are against ``predict_batch_udf`` as its documentation uses it,
+and the in-process limit. All methods use the same
 conversion of nulls to the model's sentinels, and their prediction sums are checked
 equal.
 
@@ -37,8 +40,10 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +92,36 @@ def mlp_case(rows: int) -> tuple[Path, Path]:
     return export, data
 
 
-def timed(label: str, run: Callable[[], Any]) -> tuple[float, Any]:
+def cpu_ticks() -> tuple[int, int] | None:
+    """(all, idle) CPU ticks of the machine so far, or None where /proc/stat is absent."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall time of one method and how busy the machine's cores were meanwhile (0-1)."""
+
+    seconds: float
+    busy: float | None
+
+
+def timed(label: str, run: Callable[[], Any]) -> tuple[Timing, Any]:
+    before = cpu_ticks()
     started = time.perf_counter()
     result = run()
     seconds = time.perf_counter() - started
-    print(f"  {label:<34} {seconds:8.2f} s", flush=True)
-    return seconds, result
+    after = cpu_ticks()
+    busy = None
+    if before and after and after[0] > before[0]:
+        busy = 1 - (after[1] - before[1]) / (after[0] - before[0])
+    shown = "" if busy is None else f"  cores {busy:4.0%} busy"
+    print(f"  {label:<34} {seconds:8.2f} s{shown}", flush=True)
+    return Timing(seconds, busy), result
 
 
 def main() -> None:
@@ -136,7 +165,7 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
 
     import tensorbridge.spark as tbs
 
-    results: dict[str, float] = {}
+    results: dict[str, Timing] = {}
     sums: dict[str, float] = {}
 
     def run_frame(frame: Any, column: str) -> float:
@@ -146,11 +175,11 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
     # Warm-up, not timed: starts the Python workers and loads TensorFlow and the model in
     # each (the cache is per worker process and shared by every method below).
     timed("warm-up (not counted)", lambda: run_frame(tbs.predict(df, export), "prediction"))
-    seconds, sums["tensorbridge"] = timed(
+    timing, sums["tensorbridge"] = timed(
         "tensorbridge.spark.predict",
         lambda: run_frame(tbs.predict(df, export, batch_size=batch_size), "prediction"),
     )
-    results["tensorbridge.spark.predict (Arrow UDF)"] = seconds
+    results["tensorbridge.spark.predict (Arrow UDF)"] = timing
 
     schema = st.StructType([*df.schema.fields, st.StructField("p", st.FloatType())])
 
@@ -165,11 +194,11 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
                     [*part.columns, pa.array(scores, pa.float32())], [*part.schema.names, "p"]
                 )
 
-    seconds, sums["mapInArrow"] = timed(
+    timing, sums["mapInArrow"] = timed(
         "mapInArrow (every column back)",
         lambda: run_frame(df.mapInArrow(map_in_arrow, schema), "p"),
     )
-    results["mapInArrow, every column back"] = seconds
+    results["mapInArrow, every column back"] = timing
 
     needs_nulls = any(spec.optional for spec in inputs)
 
@@ -229,10 +258,10 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         ("predict_batch_udf, tensorbridge's model runner", make_predict_fn),
     ):
         batch_udf = predict_batch_udf(factory, return_type=st.FloatType(), batch_size=batch_size)
-        seconds, sums[label] = timed(
+        timing, sums[label] = timed(
             label[:34], lambda u=batch_udf: run_frame(df.withColumn("p", u(*names)), "p")
         )
-        results[label] = seconds
+        results[label] = timing
 
     def pandas_score(*columns: pd.Series) -> pd.Series:
         table = pa.table(dict(zip(names, columns, strict=True)))
@@ -248,11 +277,11 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         return_annotation=pd.Series,
     )
     pandas_udf = sf.pandas_udf(pandas_score, st.FloatType())  # type: ignore[call-overload]
-    seconds, sums["pandas_udf"] = timed(
+    timing, sums["pandas_udf"] = timed(
         "pandas_udf (a Series per column)",
         lambda: run_frame(df.withColumn("p", pandas_udf(*names)), "p"),
     )
-    results["pandas_udf, a Series per column"] = seconds
+    results["pandas_udf, a Series per column"] = timing
 
     def score_rows(rows: Iterator[Any]) -> Iterator[float]:
         served = _served(location)
@@ -271,11 +300,21 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         if chunk:
             yield from flush()
 
-    seconds, sums["rdd"] = timed(
+    timing, sums["rdd"] = timed(
         "pickled-row RDD mapPartitions",
         lambda: float(sum(df.rdd.mapPartitions(score_rows).collect())),
     )
-    results["pickled-row RDD mapPartitions"] = seconds
+    results["pickled-row RDD mapPartitions"] = timing
+
+    def no_model(*columns: pa.Array) -> pa.Array:
+        return pa.array(np.zeros(len(columns[0]), np.float32))
+
+    noop_udf = sf.arrow_udf(no_model, st.FloatType())
+    timing, _ = timed(
+        "no-op Arrow UDF (Spark's limit)",
+        lambda: run_frame(df.withColumn("p", noop_udf(*names)), "p"),
+    )
+    results["Spark's limit: no-op Arrow UDF, no model"] = timing
 
     table = tb.read_parquet(path).to_table().select(names)
     arrays = {spec.name: _column(table, spec) for spec in inputs}
@@ -287,25 +326,50 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
             total += float(np.asarray(model.predict(part)[output]).sum())
         return total
 
-    seconds, sums["in-process"] = timed("in-process limit (numpy in memory)", in_process)
-    results["in-process limit (one process)"] = seconds
+    timing, sums["in-process"] = timed("in-process limit (numpy in memory)", in_process)
+    results["in-process limit (one process)"] = timing
 
     reference = sums["in-process"]
     for method, value in sums.items():
         assert abs(value - reference) <= 1e-4 * abs(reference), (method, value, reference)
-    baseline = results["predict_batch_udf, as Spark's docs write it"]
-    limit = results["in-process limit (one process)"]
+    baseline = results["predict_batch_udf, as Spark's docs write it"].seconds
+    limit = results["in-process limit (one process)"].seconds
     lines = [
         f"\n{name}: {count:,} rows, local[2], batch size {batch_size} (prediction sums agree)",
-        f"{'method':<50}{'rows/s':>12}{'vs predict_batch_udf (docs)':>29}{'of in-process':>15}",
+        f"{'method':<50}{'rows/s':>12}{'vs predict_batch_udf (docs)':>29}{'of in-process':>15}"
+        f"{'cores busy':>12}",
     ]
-    for method, seconds in results.items():
+    for method, timing in results.items():
+        seconds = timing.seconds
+        busy = "" if timing.busy is None else f"{timing.busy:>12.0%}"
         lines.append(
             f"{method:<50}{count / seconds:>12,.0f}{baseline / seconds:>28.2f}x"
-            f"{limit / seconds:>14.0%}"
+            f"{limit / seconds:>14.0%}{busy}"
         )
+    lines.extend(cpu_bound(results, count))
     df.unpersist()
     return "\n".join(lines)
+
+
+def cpu_bound(results: dict[str, Timing], rows: int) -> list[str]:
+    """What any Spark path can reach here: Spark's no-op core time plus the model's.
+
+    Core-seconds per row = wall seconds x busy fraction x cores / rows; a Spark method
+    that runs the model must spend at least the no-op UDF's plus the in-process model's.
+    """
+    noop = results["Spark's limit: no-op Arrow UDF, no model"]
+    model = results["in-process limit (one process)"]
+    ours = results["tensorbridge.spark.predict (Arrow UDF)"]
+    cores = os.cpu_count() or 1
+    if noop.busy is None or model.busy is None:
+        return []
+    per_row = (noop.seconds * noop.busy + model.seconds * model.busy) * cores / rows
+    bound = cores / per_row
+    return [
+        f"CPU bound of a Spark path running this model on {cores} cores: {bound:,.0f} rows/s "
+        f"(no-op UDF + model core time per row); tensorbridge reaches "
+        f"{rows / ours.seconds / bound:.0%} of it."
+    ]
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def timed(label: str, run: Callable[[], Any]) -> tuple[Timing, Any]:
     if before and after and after[0] > before[0]:
         busy = 1 - (after[1] - before[1]) / (after[0] - before[0])
     shown = "" if busy is None else f"  cores {busy:4.0%} busy"
-    print(f"  {label:<34} {seconds:8.2f} s{shown}", flush=True)
+    print(f"  {label:<50} {seconds:8.2f} s{shown}", flush=True)
     return Timing(seconds, busy), result
 
 
@@ -168,6 +168,12 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
     results: dict[str, Timing] = {}
     sums: dict[str, float] = {}
 
+    def measure(method: str, run: Callable[[], float], *, predicts: bool = True) -> None:
+        """Time ``run`` as ``method``; its prediction sum is checked unless not ``predicts``."""
+        results[method], total = timed(method, run)
+        if predicts:
+            sums[method] = total
+
     def run_frame(frame: Any, column: str) -> float:
         # The sum needs every prediction, so the whole column is computed, once.
         return float(frame.agg(sf.sum(column)).collect()[0][0])
@@ -175,11 +181,10 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
     # Warm-up, not timed: starts the Python workers and loads TensorFlow and the model in
     # each (the cache is per worker process and shared by every method below).
     timed("warm-up (not counted)", lambda: run_frame(tbs.predict(df, export), "prediction"))
-    timing, sums["tensorbridge"] = timed(
-        "tensorbridge.spark.predict",
+    measure(
+        "tensorbridge.spark.predict (Arrow UDF)",
         lambda: run_frame(tbs.predict(df, export, batch_size=batch_size), "prediction"),
     )
-    results["tensorbridge.spark.predict (Arrow UDF)"] = timing
 
     schema = st.StructType([*df.schema.fields, st.StructField("p", st.FloatType())])
 
@@ -194,11 +199,10 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
                     [*part.columns, pa.array(scores, pa.float32())], [*part.schema.names, "p"]
                 )
 
-    timing, sums["mapInArrow"] = timed(
-        "mapInArrow (every column back)",
+    measure(
+        "mapInArrow, every column back",
         lambda: run_frame(df.mapInArrow(map_in_arrow, schema), "p"),
     )
-    results["mapInArrow, every column back"] = timing
 
     needs_nulls = any(spec.optional for spec in inputs)
 
@@ -258,10 +262,7 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         ("predict_batch_udf, tensorbridge's model runner", make_predict_fn),
     ):
         batch_udf = predict_batch_udf(factory, return_type=st.FloatType(), batch_size=batch_size)
-        timing, sums[label] = timed(
-            label[:34], lambda u=batch_udf: run_frame(df.withColumn("p", u(*names)), "p")
-        )
-        results[label] = timing
+        measure(label, lambda u=batch_udf: run_frame(df.withColumn("p", u(*names)), "p"))
 
     def pandas_score(*columns: pd.Series) -> pd.Series:
         table = pa.table(dict(zip(names, columns, strict=True)))
@@ -277,11 +278,10 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         return_annotation=pd.Series,
     )
     pandas_udf = sf.pandas_udf(pandas_score, st.FloatType())  # type: ignore[call-overload]
-    timing, sums["pandas_udf"] = timed(
-        "pandas_udf (a Series per column)",
+    measure(
+        "pandas_udf, a Series per column",
         lambda: run_frame(df.withColumn("p", pandas_udf(*names)), "p"),
     )
-    results["pandas_udf, a Series per column"] = timing
 
     def score_rows(rows: Iterator[Any]) -> Iterator[float]:
         served = _served(location)
@@ -300,21 +300,20 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
         if chunk:
             yield from flush()
 
-    timing, sums["rdd"] = timed(
+    measure(
         "pickled-row RDD mapPartitions",
         lambda: float(sum(df.rdd.mapPartitions(score_rows).collect())),
     )
-    results["pickled-row RDD mapPartitions"] = timing
 
     def no_model(*columns: pa.Array) -> pa.Array:
         return pa.array(np.zeros(len(columns[0]), np.float32))
 
     noop_udf = sf.arrow_udf(no_model, st.FloatType())
-    timing, _ = timed(
-        "no-op Arrow UDF (Spark's limit)",
+    measure(
+        "Spark's limit: no-op Arrow UDF, no model",
         lambda: run_frame(df.withColumn("p", noop_udf(*names)), "p"),
+        predicts=False,
     )
-    results["Spark's limit: no-op Arrow UDF, no model"] = timing
 
     table = tb.read_parquet(path).to_table().select(names)
     arrays = {spec.name: _column(table, spec) for spec in inputs}
@@ -326,10 +325,9 @@ def run_case(spark: Any, name: str, export: Path, path: Path, batch_size: int) -
             total += float(np.asarray(model.predict(part)[output]).sum())
         return total
 
-    timing, sums["in-process"] = timed("in-process limit (numpy in memory)", in_process)
-    results["in-process limit (one process)"] = timing
+    measure("in-process limit (one process)", in_process)
 
-    reference = sums["in-process"]
+    reference = sums["in-process limit (one process)"]
     for method, value in sums.items():
         assert abs(value - reference) <= 1e-4 * abs(reference), (method, value, reference)
     baseline = results["predict_batch_udf, as Spark's docs write it"].seconds
